@@ -1,0 +1,230 @@
+/**
+ * Ports: every effect the core needs, as interfaces the host implements.
+ *
+ * The core never touches the clock, randomness, crypto keys, sockets or disks
+ * directly; it receives these. Store ports are narrow and async. Tenant-owned
+ * data is reachable only through {@link TenantStores}, which an adapter binds to
+ * one tenant when it is created, so a query cannot omit or swap the tenant.
+ */
+import type {
+  ApiKeyRecord,
+  ApprovalRequestRecord,
+  ArtifactStatus,
+  AuditCheckpointRecord,
+  AuditEventDraft,
+  AuditHead,
+  AuditQuery,
+  AuditRecord,
+  BootstrapRecord,
+  CertificateRecord,
+  ContractRecord,
+  JoinTokenRecord,
+  KeyMaterialRecord,
+  KeyPurpose,
+  PolicyRecord,
+  PrincipalRecord,
+  PrincipalType,
+  RoleRecord,
+  RuntimeRegistrationRecord,
+  SessionRecord,
+  TenantRecord,
+} from "./records.ts";
+
+// ---------------------------------------------------------------- effects
+
+/** Wall-clock time in epoch milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+/** Identifiers and secrets; production uses a CSPRNG. */
+export interface IdSource {
+  /** A unique, URL-safe identifier with a readable prefix, e.g. `ses_…`. */
+  newId(prefix: string): string;
+  /** `bytes` random bytes, base64url-encoded: for secrets handed to callers once. */
+  newSecret(bytes: number): string;
+}
+
+/** Synchronous hashing used by the audit log. */
+export interface Hasher {
+  sha256(data: Uint8Array): Uint8Array;
+}
+
+/** Signs with a private key the core never sees. */
+export interface Signer {
+  readonly keyId: string;
+  /** Ed25519 public key, raw 32 bytes. */
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Verifies an Ed25519 signature given a raw public key. */
+export interface SignatureVerifier {
+  verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+}
+
+/** Slow, salted hashing for stored secrets (scrypt in the host). */
+export interface SecretHasher {
+  hash(secret: string): Promise<string>;
+  /** Constant-time comparison. */
+  verify(secret: string, stored: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- stores
+
+/** Optimistic concurrency: updates name the revision they read; a mismatch throws CONFLICT. */
+export interface Revisioned {
+  revision: number;
+}
+
+export interface PrincipalStore {
+  create(record: PrincipalRecord): Promise<void>;
+  get(principalId: string): Promise<PrincipalRecord | null>;
+  /** Cursor is the last principalId of the previous page. */
+  list(filter: { type?: PrincipalType; includeInactive?: boolean; limit: number; cursor?: string }): Promise<PrincipalRecord[]>;
+  update(record: PrincipalRecord, expectedRevision: number): Promise<void>;
+}
+
+export interface ApiKeyStore {
+  create(record: ApiKeyRecord): Promise<void>;
+  get(keyId: string): Promise<ApiKeyRecord | null>;
+  listForPrincipal(principalId: string): Promise<ApiKeyRecord[]>;
+  revokeForPrincipal(principalId: string, at: number): Promise<number>;
+}
+
+export interface SessionStore {
+  create(record: SessionRecord): Promise<void>;
+  get(sessionId: string): Promise<SessionRecord | null>;
+  markDestroyed(sessionId: string, at: number): Promise<boolean>;
+  /** Sessions not destroyed and not expired at `now`. */
+  listLive(now: number, limit: number): Promise<SessionRecord[]>;
+}
+
+export interface ContractStore {
+  create(record: ContractRecord): Promise<void>;
+  get(contractId: string): Promise<ContractRecord | null>;
+  list(filter: { name?: string; status?: ArtifactStatus; limit: number; cursor?: string }): Promise<ContractRecord[]>;
+  update(record: ContractRecord, expectedRevision: number): Promise<void>;
+}
+
+export interface PolicyStore {
+  create(record: PolicyRecord): Promise<void>;
+  get(policyId: string, version: number): Promise<PolicyRecord | null>;
+  /** All versions of all policies, optionally filtered by status. */
+  list(filter: { status?: ArtifactStatus; limit: number; cursor?: string }): Promise<PolicyRecord[]>;
+  update(record: PolicyRecord, expectedRevision: number): Promise<void>;
+}
+
+export interface RoleStore {
+  upsert(record: RoleRecord): Promise<void>;
+  get(name: string): Promise<RoleRecord | null>;
+  list(): Promise<RoleRecord[]>;
+}
+
+export interface ApprovalStore {
+  create(record: ApprovalRequestRecord): Promise<void>;
+  get(approvalRequestId: string): Promise<ApprovalRequestRecord | null>;
+  list(filter: { status?: ApprovalRequestRecord["status"]; artifactType?: string; limit: number; cursor?: string }): Promise<ApprovalRequestRecord[]>;
+  update(record: ApprovalRequestRecord, expectedRevision: number): Promise<void>;
+}
+
+export interface RuntimeRegistrationStore {
+  upsert(record: RuntimeRegistrationRecord): Promise<void>;
+  get(runtimeId: string): Promise<RuntimeRegistrationRecord | null>;
+  list(): Promise<RuntimeRegistrationRecord[]>;
+}
+
+export interface JoinTokenStore {
+  create(record: JoinTokenRecord): Promise<void>;
+  get(tokenId: string): Promise<JoinTokenRecord | null>;
+  /** Marks the token used iff it was unused; false when someone used it first. */
+  consume(tokenId: string, at: number): Promise<boolean>;
+}
+
+export interface CertificateStore {
+  create(record: CertificateRecord): Promise<void>;
+  get(serial: string): Promise<CertificateRecord | null>;
+  listForRuntime(runtimeId: string): Promise<CertificateRecord[]>;
+  revoke(serial: string, at: number, reason: string): Promise<boolean>;
+}
+
+/** Tenant-scoped audit reads. Appends go through {@link AuditLogStore}. */
+export interface TenantAuditReader {
+  query(query: AuditQuery): Promise<AuditRecord[]>;
+}
+
+/** Every store of one tenant. Obtain through {@link Store.forTenant}; the tenant is fixed. */
+export interface TenantStores {
+  readonly tenantId: string;
+  readonly principals: PrincipalStore;
+  readonly apiKeys: ApiKeyStore;
+  readonly sessions: SessionStore;
+  readonly contracts: ContractStore;
+  readonly policies: PolicyStore;
+  readonly roles: RoleStore;
+  readonly approvals: ApprovalStore;
+  readonly runtimes: RuntimeRegistrationStore;
+  readonly joinTokens: JoinTokenStore;
+  readonly certificates: CertificateStore;
+  readonly audit: TenantAuditReader;
+}
+
+export interface TenantStore {
+  create(record: TenantRecord): Promise<void>;
+  get(tenantId: string): Promise<TenantRecord | null>;
+  list(): Promise<TenantRecord[]>;
+  setStatus(tenantId: string, status: TenantRecord["status"]): Promise<boolean>;
+}
+
+export interface KeyMaterialStore {
+  create(record: KeyMaterialRecord): Promise<void>;
+  /** The newest non-retired key for the purpose. */
+  current(purpose: KeyPurpose): Promise<KeyMaterialRecord | null>;
+  list(purpose: KeyPurpose): Promise<KeyMaterialRecord[]>;
+  retire(keyId: string, at: number): Promise<void>;
+}
+
+export interface BootstrapStore {
+  get(): Promise<BootstrapRecord | null>;
+  /** Creates the record iff none exists; false when one already does. */
+  init(record: BootstrapRecord): Promise<boolean>;
+  /** Marks it consumed iff the hash matches and it is unconsumed. */
+  consume(tokenHash: string, at: number, by: string): Promise<boolean>;
+}
+
+/**
+ * The append side of the audit log, shared by all tenants (one global order).
+ *
+ * `append` runs `link` under the store's exclusive append lock, with the current
+ * head, and durably writes what it returns in one transaction (one fsync), so
+ * several Hosts sharing a database still build one unbroken chain.
+ */
+export interface AuditLogStore {
+  append(drafts: readonly AuditEventDraft[], link: (head: AuditHead) => AuditRecord[]): Promise<AuditRecord[]>;
+  head(): Promise<AuditHead>;
+  /** Records with seq in [fromSeq, fromSeq+limit), ascending. */
+  readRange(fromSeq: number, limit: number): Promise<AuditRecord[]>;
+  saveCheckpoint(checkpoint: AuditCheckpointRecord): Promise<void>;
+  latestCheckpoint(): Promise<AuditCheckpointRecord | null>;
+  listCheckpoints(): Promise<AuditCheckpointRecord[]>;
+}
+
+/** Host-wide stores; never reachable from a tenant-scoped code path. */
+export interface PlatformStores {
+  readonly tenants: TenantStore;
+  readonly keys: KeyMaterialStore;
+  readonly bootstrap: BootstrapStore;
+  readonly auditLog: AuditLogStore;
+}
+
+/** A storage backend (SQLite or PostgreSQL). */
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  readonly platform: PlatformStores;
+  forTenant(tenantId: string): TenantStores;
+  /** Runs `work` in one transaction; stores obtained from `tx` join it. */
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+  /** Cheap liveness probe for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,308 @@
+/**
+ * The persisted shape of every record the Host stores.
+ *
+ * Every tenant-owned record carries `tenantId`; store adapters bind it at
+ * construction (see {@link TenantStores}) so no read can forget the tenant.
+ * Times are Unix epoch milliseconds. Records are plain JSON-compatible data.
+ */
+
+/** Ordered sensitivity levels: public < internal < confidential < restricted. */
+export type Classification = "public" | "internal" | "confidential" | "restricted";
+
+export type TenantStatus = "ACTIVE" | "SUSPENDED";
+
+export interface TenantRecord {
+  tenantId: string;
+  displayName: string;
+  status: TenantStatus;
+  createdAt: number;
+}
+
+export type PrincipalType = "USER" | "SERVICE_ACCOUNT" | "SYSTEM_ACCOUNT";
+export type PrincipalStatus = "ACTIVE" | "DISABLED" | "REVOKED";
+
+export interface PrincipalRecord {
+  tenantId: string;
+  principalId: string;
+  type: PrincipalType;
+  displayName: string;
+  description: string;
+  roles: string[];
+  /** Permissions granted directly, in addition to those of the roles. */
+  permissions: string[];
+  clearance: Classification;
+  status: PrincipalStatus;
+  attributes: Record<string, string>;
+  createdAt: number;
+  createdBy: string;
+  /** null: never expires. */
+  expiresAt: number | null;
+  revision: number;
+}
+
+/** A secret credential of a principal; the secret itself is never stored, only its scrypt hash. */
+export interface ApiKeyRecord {
+  tenantId: string;
+  keyId: string;
+  principalId: string;
+  /** `scrypt$N$r$p$salt$hash`, base64url parts. */
+  secretHash: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface SessionRecord {
+  tenantId: string;
+  sessionId: string;
+  principalId: string;
+  createdAt: number;
+  expiresAt: number;
+  destroyedAt: number | null;
+  metadata: Record<string, string>;
+}
+
+/** The lifecycle of governed artifacts (contracts, policies). */
+export type ArtifactStatus = "DRAFT" | "PENDING_APPROVAL" | "ACTIVE" | "DEPRECATED" | "RETIRED" | "REJECTED";
+
+/** ADM `SchemaType`, upper case as in ADM JSON. */
+export type AdmSchemaType = "STRING" | "NUMBER" | "INTEGER" | "BOOLEAN" | "ARRAY" | "OBJECT";
+
+/**
+ * ADM `Schema` (an OpenAPI-3.0-like subset) plus the few constraint keywords the
+ * Host adds. `secret` marks a value that must never reach logs or audit.
+ */
+export interface AdmSchema {
+  type: AdmSchemaType;
+  description?: string;
+  properties?: Record<string, AdmSchema>;
+  required?: string[];
+  items?: AdmSchema;
+  enum?: string[];
+  nullable?: boolean;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  format?: string;
+  minItems?: number;
+  maxItems?: number;
+  /** OBJECT only: whether keys not in `properties` are allowed. Default false (rejected). */
+  additionalProperties?: boolean;
+  secret?: boolean;
+}
+
+/** What an author submits: an EnterpriseToolContract without its governance state. */
+export interface ToolContractDefinition {
+  name: string;
+  contractVersion: string;
+  description: string;
+  parameters: AdmSchema;
+  /** null: any JSON result is accepted. */
+  returnType: AdmSchema | null;
+  supportsStreaming: boolean;
+  securityClassification: Classification;
+  requiredRoles: string[];
+  requiredPermissions: string[];
+  complianceTags: string[];
+  riskAssessment: "LOW" | "MEDIUM" | "HIGH";
+  governanceMetadata: Record<string, string>;
+}
+
+export interface ContractRecord {
+  tenantId: string;
+  /** `name@version`. */
+  contractId: string;
+  definition: ToolContractDefinition;
+  status: ArtifactStatus;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  approvedBy: string | null;
+  approvedAt: number | null;
+  revision: number;
+}
+
+export type PolicyEffect = "ALLOW" | "DENY" | "AUDIT";
+
+export interface PolicyRuleDefinition {
+  /** CEL expression, evaluated over the documented variables; true means the rule applies. */
+  condition: string;
+  effect: PolicyEffect;
+  actions: string[];
+  parameters: Record<string, string>;
+}
+
+export interface PolicyRecord {
+  tenantId: string;
+  policyId: string;
+  name: string;
+  description: string;
+  /** Monotonic per policyId; a new version is a new record. */
+  version: number;
+  rule: PolicyRuleDefinition;
+  /** Targets: `contract:<name>`, `role:<name>`, `tenant:*`; empty means everything in the tenant. */
+  appliesTo: string[];
+  enabled: boolean;
+  status: ArtifactStatus;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+  revision: number;
+}
+
+export interface RoleRecord {
+  tenantId: string;
+  name: string;
+  description: string;
+  /** `resource:action` strings; `*` wildcards allowed per segment. */
+  permissions: string[];
+  inherits: string[];
+  builtIn: boolean;
+  createdAt: number;
+}
+
+export type ArtifactType = "TOOL_CONTRACT" | "POLICY";
+export type ApprovalStatus = "PENDING" | "APPROVED" | "REJECTED" | "EXPIRED" | "CANCELLED";
+
+export interface ApprovalRequestRecord {
+  tenantId: string;
+  approvalRequestId: string;
+  artifactType: ArtifactType;
+  artifactId: string;
+  requesterId: string;
+  justification: string;
+  /** Roles (`role:<name>`) or principals (`principal:<id>`) any one of which may adjudicate. */
+  requiredApprovers: string[];
+  status: ApprovalStatus;
+  createdAt: number;
+  expiresAt: number;
+  decidedBy: string | null;
+  decidedAt: number | null;
+  comments: string;
+  metadata: Record<string, string>;
+  revision: number;
+}
+
+/** A runtime a tenant has registered, with the contracts it may fulfil. */
+export interface RuntimeRegistrationRecord {
+  tenantId: string;
+  runtimeId: string;
+  /** Contract names (or `*`) this runtime may be admitted for. */
+  allowedContracts: string[];
+  createdBy: string;
+  createdAt: number;
+}
+
+/** A one-time join token; only its hash is stored. */
+export interface JoinTokenRecord {
+  tenantId: string;
+  tokenId: string;
+  secretHash: string;
+  runtimeId: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface CertificateRecord {
+  tenantId: string;
+  /** Hex serial number, unique across the Host. */
+  serial: string;
+  runtimeId: string;
+  spiffeId: string;
+  notBefore: number;
+  notAfter: number;
+  certificatePem: string;
+  revokedAt: number | null;
+  revocationReason: string | null;
+}
+
+export type KeyPurpose = "ca" | "gateway-tls" | "token-signing" | "audit-signing";
+
+/** Host key material; private keys are stored only encrypted under the master key. */
+export interface KeyMaterialRecord {
+  keyId: string;
+  purpose: KeyPurpose;
+  algorithm: string;
+  publicKeyPem: string;
+  /** AES-256-GCM under the master key: `v1.<iv>.<ciphertext+tag>` base64url. */
+  encryptedPrivateKey: string;
+  certificatePem: string | null;
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+/** Host-wide one-time state such as the bootstrap token hash. */
+export interface BootstrapRecord {
+  tokenHash: string;
+  createdAt: number;
+  consumedAt: number | null;
+  consumedBy: string | null;
+}
+
+export type AuditOutcome = "SUCCESS" | "FAILURE" | "DENIED" | "ERROR";
+
+/** An audit event before it is linked into the log. Mirrors `aesp.v1.AuditEvent`. */
+export interface AuditEventDraft {
+  eventId: string;
+  timestampMs: number;
+  eventType: string;
+  /** Empty for platform events. */
+  tenantId: string;
+  principalId: string;
+  sessionId: string;
+  resource: string;
+  action: string;
+  outcome: AuditOutcome;
+  sourceIp: string;
+  userAgent: string;
+  correlationId: string;
+  riskScore: string;
+  policyViolations: string[];
+  metadata: Record<string, string>;
+}
+
+/** A linked audit record: position in the log plus its leaf and chain hashes (hex). */
+export interface AuditRecord extends AuditEventDraft {
+  /** 0-based position in the global log. */
+  seq: number;
+  leafHash: string;
+  /** SHA-256(previous chainHash || leafHash); the first record links to 32 zero bytes. */
+  chainHash: string;
+}
+
+/** The tip of the log: what the next record links to. */
+export interface AuditHead {
+  /** Number of records in the log (= next seq). */
+  size: number;
+  /** chainHash of the last record, or 64 zeros for an empty log. */
+  chainHash: string;
+}
+
+export interface AuditCheckpointRecord {
+  /** Number of records covered. */
+  treeSize: number;
+  /** Merkle root (RFC 6962) over the first treeSize leaves, hex. */
+  rootHash: string;
+  /** chainHash of record treeSize-1, hex. */
+  chainHash: string;
+  /** The C2SP signed note, as text. */
+  signedNote: string;
+  keyId: string;
+  createdAt: number;
+}
+
+/** Filter for tenant-scoped audit reads. */
+export interface AuditQuery {
+  fromMs?: number;
+  toMs?: number;
+  eventTypes?: string[];
+  principalId?: string;
+  correlationId?: string;
+  /** Exclusive lower bound on seq, for cursor pagination. */
+  afterSeq?: number;
+  limit: number;
+}
