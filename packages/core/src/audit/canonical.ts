@@ -1,0 +1,263 @@
+/**
+ * Canonical encoding and hashing of audit events.
+ *
+ * An event's identity is the RFC 8785 (JCS) serialisation of its fifteen
+ * event fields: keys sorted by UTF-16 code units, no whitespace, strings
+ * escaped as ECMAScript `JSON.stringify` does, integers in shortest form. The
+ * position fields a store adds (`seq`, `leafHash`, `chainHash`) and any other
+ * property an adapter might attach are not part of it, so the same event hashes
+ * the same in every store, export and language.
+ *
+ * - leaf hash  = SHA-256(0x00 || canonical bytes)   (RFC 6962 leaf)
+ * - chain hash = SHA-256(previous chain hash || leaf hash), 32 zero bytes before the first record
+ *
+ * Hashes travel as lower-case hex.
+ */
+import { EnterpriseError } from "../errors.ts";
+import type { Hasher } from "../ports.ts";
+import type { AuditEventDraft, AuditHead, AuditRecord } from "../records.ts";
+import { fromHex, toHex, utf8, utf8Into } from "./encoding.ts";
+
+/** The string-valued event fields, checked and escaped alike. */
+const STRING_FIELDS = [
+  "action",
+  "correlationId",
+  "eventId",
+  "eventType",
+  "outcome",
+  "principalId",
+  "resource",
+  "riskScore",
+  "sessionId",
+  "sourceIp",
+  "tenantId",
+  "userAgent",
+] as const satisfies readonly (keyof AuditEventDraft)[];
+
+/**
+ * Every field that enters the canonical form, in canonical (sorted) order.
+ * Adding a field to {@link AuditEventDraft} changes every hash: it needs a new
+ * log format version, not an edit here.
+ */
+export const CANONICAL_EVENT_FIELDS: readonly (keyof AuditEventDraft)[] = [
+  ...STRING_FIELDS,
+  "metadata",
+  "policyViolations",
+  "timestampMs",
+].sort();
+
+/** RFC 6962 domain separation: leaves and interior nodes never hash alike. */
+export const LEAF_PREFIX = 0x00;
+export const NODE_PREFIX = 0x01;
+
+/**
+ * The canonical JSON text of an event's fifteen fields.
+ *
+ * @param event - An event or a linked record; position fields are ignored.
+ * @returns The RFC 8785 serialisation.
+ * @throws EnterpriseError `INVALID_ARGUMENT` (details.field) when a field is
+ *   missing or has the wrong type, so that no two distinct events can share an encoding.
+ */
+export function canonicalEventJson(event: AuditEventDraft): string {
+  const fields = event as unknown as Record<string, unknown>;
+  const part: Record<string, string> = {};
+  for (const name of STRING_FIELDS) {
+    const value = fields[name];
+    if (typeof value !== "string") throw malformed(name);
+    part[name] = JSON.stringify(value);
+  }
+  const timestamp = fields["timestampMs"];
+  if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) throw malformed("timestampMs");
+  return (
+    `{"action":${part["action"]!},"correlationId":${part["correlationId"]!},"eventId":${part["eventId"]!},` +
+    `"eventType":${part["eventType"]!},"metadata":${canonicalStringMap(fields["metadata"])},` +
+    `"outcome":${part["outcome"]!},"policyViolations":${canonicalStringArray(fields["policyViolations"])},` +
+    `"principalId":${part["principalId"]!},"resource":${part["resource"]!},"riskScore":${part["riskScore"]!},` +
+    `"sessionId":${part["sessionId"]!},"sourceIp":${part["sourceIp"]!},"tenantId":${part["tenantId"]!},` +
+    `"timestampMs":${String(timestamp)},"userAgent":${part["userAgent"]!}}`
+  );
+}
+
+/**
+ * The canonical UTF-8 bytes of an event.
+ *
+ * @param event - An event or a linked record.
+ * @returns UTF-8 of {@link canonicalEventJson}; always valid UTF-8 because
+ *   `JSON.stringify` escapes lone surrogates.
+ * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed event.
+ */
+export function canonicalEventBytes(event: AuditEventDraft): Uint8Array {
+  return utf8(canonicalEventJson(event));
+}
+
+/**
+ * Hashes events and chain links, reusing one scratch buffer so that verifying
+ * millions of records does not allocate per record beyond the digests.
+ *
+ * Not reentrant: use one instance per loop.
+ */
+export class EventHasher {
+  readonly #hasher: Hasher;
+  #scratch = new Uint8Array(4096);
+  readonly #link = new Uint8Array(64);
+
+  /** @param hasher - The SHA-256 port. */
+  constructor(hasher: Hasher) {
+    this.#hasher = hasher;
+  }
+
+  /**
+   * The RFC 6962 leaf hash of an event: SHA-256(0x00 || canonical bytes).
+   *
+   * @param event - An event or a linked record.
+   * @returns 32 bytes, owned by the caller.
+   * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed event.
+   */
+  leaf(event: AuditEventDraft): Uint8Array {
+    const json = canonicalEventJson(event);
+    // UTF-8 needs at most three bytes per UTF-16 code unit.
+    const needed = 1 + json.length * 3;
+    if (this.#scratch.length < needed) this.#scratch = new Uint8Array(Math.max(needed, this.#scratch.length * 2));
+    this.#scratch[0] = LEAF_PREFIX;
+    const written = utf8Into(json, this.#scratch, 1);
+    return this.#hasher.sha256(this.#scratch.subarray(0, 1 + written));
+  }
+
+  /**
+   * The next chain hash: SHA-256(previous chain hash || leaf hash).
+   *
+   * @param previous - 32 bytes: the previous record's chain hash, or zeros.
+   * @param leaf - 32 bytes: this record's leaf hash.
+   * @returns 32 bytes, owned by the caller.
+   */
+  chain(previous: Uint8Array, leaf: Uint8Array): Uint8Array {
+    this.#link.set(previous, 0);
+    this.#link.set(leaf, 32);
+    return this.#hasher.sha256(this.#link);
+  }
+}
+
+/**
+ * The RFC 6962 leaf hash of one event.
+ *
+ * @param event - An event or a linked record.
+ * @param hasher - The SHA-256 port.
+ * @returns 32 bytes.
+ * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed event.
+ */
+export function leafHash(event: AuditEventDraft, hasher: Hasher): Uint8Array {
+  return new EventHasher(hasher).leaf(event);
+}
+
+/**
+ * The chain hash that follows `previousChainHex` when a record with `leaf` is appended.
+ *
+ * @param previousChainHex - 64 hex digits (64 zeros before the first record).
+ * @param leaf - 32-byte leaf hash.
+ * @param hasher - The SHA-256 port.
+ * @returns 32 bytes.
+ * @throws EnterpriseError `INVALID_ARGUMENT` when `previousChainHex` is not a 32-byte hex hash.
+ */
+export function chainHash(previousChainHex: string, leaf: Uint8Array, hasher: Hasher): Uint8Array {
+  return new EventHasher(hasher).chain(hashFromHex(previousChainHex, "chainHash"), leaf);
+}
+
+/**
+ * Links drafts after `head`: assigns consecutive `seq` values and computes leaf
+ * and chain hashes. This is the `link` callback a store runs under its append lock.
+ *
+ * @param head - The tip of the log the drafts are appended to.
+ * @param drafts - Events in the order they enter the log.
+ * @param hasher - The SHA-256 port.
+ * @param leafHashes - The drafts' leaf hashes when already computed (outside the
+ *   store's lock); must be index-aligned with `drafts`.
+ * @returns One record per draft; the drafts are not mutated.
+ * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed draft or head.
+ */
+export function linkRecords(
+  head: AuditHead,
+  drafts: readonly AuditEventDraft[],
+  hasher: Hasher,
+  leafHashes?: readonly Uint8Array[],
+): AuditRecord[] {
+  if (!Number.isSafeInteger(head.size) || head.size < 0) throw malformed("head.size");
+  if (leafHashes !== undefined && leafHashes.length !== drafts.length) throw malformed("leafHashes");
+  const events = new EventHasher(hasher);
+  let previous = hashFromHex(head.chainHash, "head.chainHash");
+  return drafts.map((draft, index) => {
+    const leaf = leafHashes?.[index] ?? events.leaf(draft);
+    const chain = events.chain(previous, leaf);
+    previous = chain;
+    return { ...copyDraft(draft), seq: head.size + index, leafHash: toHex(leaf), chainHash: toHex(chain) };
+  });
+}
+
+/**
+ * Exactly the event fields of a draft or record, with fresh containers, so a
+ * linked record never aliases a caller's arrays or maps.
+ *
+ * @param event - An event or a linked record.
+ * @returns A new draft.
+ */
+export function copyDraft(event: AuditEventDraft): AuditEventDraft {
+  return {
+    eventId: event.eventId,
+    timestampMs: event.timestampMs,
+    eventType: event.eventType,
+    tenantId: event.tenantId,
+    principalId: event.principalId,
+    sessionId: event.sessionId,
+    resource: event.resource,
+    action: event.action,
+    outcome: event.outcome,
+    sourceIp: event.sourceIp,
+    userAgent: event.userAgent,
+    correlationId: event.correlationId,
+    riskScore: event.riskScore,
+    policyViolations: [...event.policyViolations],
+    metadata: { ...event.metadata },
+  };
+}
+
+/**
+ * Decodes a 32-byte hash from hex.
+ *
+ * @param hex - 64 hex digits.
+ * @param field - Named in the error.
+ * @returns 32 bytes.
+ * @throws EnterpriseError `INVALID_ARGUMENT` when `hex` is not 64 hex digits.
+ */
+export function hashFromHex(hex: string, field: string): Uint8Array {
+  const bytes = typeof hex === "string" ? fromHex(hex) : null;
+  if (bytes === null || bytes.length !== 32) throw malformed(field);
+  return bytes;
+}
+
+function canonicalStringMap(value: unknown): string {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw malformed("metadata");
+  const map = value as Record<string, unknown>;
+  const keys = Object.keys(map).sort();
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const entry = map[key];
+    if (typeof entry !== "string") throw malformed("metadata");
+    out += (i === 0 ? "" : ",") + JSON.stringify(key) + ":" + JSON.stringify(entry);
+  }
+  return out + "}";
+}
+
+function canonicalStringArray(value: unknown): string {
+  if (!Array.isArray(value)) throw malformed("policyViolations");
+  let out = "[";
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i];
+    if (typeof entry !== "string") throw malformed("policyViolations");
+    out += (i === 0 ? "" : ",") + JSON.stringify(entry);
+  }
+  return out + "]";
+}
+
+function malformed(field: string): EnterpriseError {
+  return new EnterpriseError("INVALID_ARGUMENT", { message: "The audit event is malformed.", details: { field } });
+}

@@ -1,0 +1,241 @@
+import { EnterpriseError } from "../errors.ts";
+import type { AuditRecorder } from "../audit-recorder.ts";
+import type { Clock, IdSource, Store, TenantStores } from "../ports.ts";
+import type { ApprovalRequestRecord, ArtifactStatus, ArtifactType } from "../records.ts";
+import type { RequestOrigin, SecurityContext } from "../identity/security-context.ts";
+import { requirePermission } from "../identity/require-permission.ts";
+import { assertTransition } from "../contracts/index.ts";
+import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
+
+/** Governance limits, from the `governance` config section. */
+export interface GovernanceOptions {
+  readonly defaultExpirySeconds: number;
+  /** Approvers used when a request names none: roles as `role:<name>`. */
+  readonly defaultApprovers: readonly string[];
+}
+
+/** Reads and moves a governed artifact through its lifecycle, inside the caller's transaction. */
+interface ArtifactAccess {
+  status(stores: TenantStores, artifactId: string): Promise<ArtifactStatus | null>;
+  move(stores: TenantStores, artifactId: string, to: ArtifactStatus, by: string, at: number): Promise<void>;
+  readonly auditPrefix: string;
+}
+
+const artifacts: Record<ArtifactType, ArtifactAccess> = {
+  TOOL_CONTRACT: {
+    auditPrefix: "contract",
+    async status(stores, id) {
+      return (await stores.contracts.get(id))?.status ?? null;
+    },
+    async move(stores, id, to, by, at) {
+      const current = await stores.contracts.get(id);
+      if (current === null) throw new EnterpriseError("NOT_FOUND");
+      assertTransition(current.status, to);
+      const approved = to === "ACTIVE" ? { approvedBy: by, approvedAt: at } : {};
+      await stores.contracts.update({ ...current, ...approved, status: to, updatedAt: at, revision: current.revision + 1 }, current.revision);
+    },
+  },
+  POLICY: {
+    auditPrefix: "policy",
+    async status(stores, id) {
+      const [policyId, version] = splitVersioned(id);
+      return (await stores.policies.get(policyId, version))?.status ?? null;
+    },
+    async move(stores, id, to, _by, at) {
+      const [policyId, version] = splitVersioned(id);
+      const current = await stores.policies.get(policyId, version);
+      if (current === null) throw new EnterpriseError("NOT_FOUND");
+      assertTransition(current.status, to);
+      if (to === "ACTIVE") {
+        // One ACTIVE version per policy: activating a version retires the previous one.
+        const others = await stores.policies.list({ status: "ACTIVE", limit: 1000 });
+        for (const other of others.filter((p) => p.policyId === policyId && p.version !== version)) {
+          await stores.policies.update({ ...other, status: "RETIRED", updatedAt: at, revision: other.revision + 1 }, other.revision);
+        }
+      }
+      await stores.policies.update({ ...current, status: to, updatedAt: at, revision: current.revision + 1 }, current.revision);
+    },
+  },
+};
+
+function splitVersioned(id: string): [string, number] {
+  const at = id.lastIndexOf("@");
+  const version = Number.parseInt(id.slice(at + 1), 10);
+  if (at <= 0 || !Number.isSafeInteger(version)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "artifact_id" } });
+  return [id.slice(0, at), version];
+}
+
+/**
+ * Approval workflows: the only way a governed artifact becomes ACTIVE.
+ *
+ * Rules enforced:
+ * - only a DRAFT artifact can be put up for approval, and only once at a time;
+ * - the adjudicator is never the requester (SELF_APPROVAL_FORBIDDEN, audited as a security event);
+ * - the adjudicator must hold `governance:adjudicate` and match one of the required approvers;
+ * - an expired request cannot be adjudicated; the artifact returns to DRAFT;
+ * - the decision and the artifact's transition commit together, then the tenant snapshot is swapped;
+ * - every step is audited.
+ */
+export class GovernanceService {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #ids: IdSource;
+  readonly #audit: AuditRecorder;
+  readonly #tenants: TenantDirectory;
+  readonly #options: GovernanceOptions;
+
+  constructor(deps: { store: Store; clock: Clock; ids: IdSource; audit: AuditRecorder; tenants: TenantDirectory; options: GovernanceOptions }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#ids = deps.ids;
+    this.#audit = deps.audit;
+    this.#tenants = deps.tenants;
+    this.#options = deps.options;
+  }
+
+  /**
+   * Opens an approval request for a DRAFT artifact and moves it to PENDING_APPROVAL.
+   * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, INVALID_STATE_TRANSITION, INVALID_ARGUMENT
+   */
+  async requestApproval(
+    ctx: SecurityContext,
+    origin: RequestOrigin,
+    input: { artifactType: ArtifactType; artifactId: string; justification: string; requiredApprovers: readonly string[]; expiresAt: number; metadata: Record<string, string> },
+  ): Promise<ApprovalRequestRecord> {
+    requirePermission(ctx, "governance:request");
+    const access = artifacts[input.artifactType];
+    const now = this.#clock.now();
+    const approvers = input.requiredApprovers.length > 0 ? [...input.requiredApprovers] : [...this.#options.defaultApprovers];
+    if (approvers.some((a) => !/^(role|principal):[A-Za-z0-9_.@-]{1,128}$/.test(a))) {
+      throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "required_approvers", expected: "role:<name> or principal:<id>" } });
+    }
+    if (approvers.includes(`principal:${ctx.principalId}`)) {
+      throw new EnterpriseError("SELF_APPROVAL_FORBIDDEN", { details: { reason: "the requester cannot be a required approver" } });
+    }
+    const expiresAt = input.expiresAt === 0 ? now + this.#options.defaultExpirySeconds * 1000 : input.expiresAt;
+    if (expiresAt <= now) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "expires_at" } });
+    const record: ApprovalRequestRecord = {
+      tenantId: ctx.tenantId,
+      approvalRequestId: this.#ids.newId("apr"),
+      artifactType: input.artifactType,
+      artifactId: input.artifactId,
+      requesterId: ctx.principalId,
+      justification: input.justification.slice(0, 2000),
+      requiredApprovers: approvers,
+      status: "PENDING",
+      createdAt: now,
+      expiresAt,
+      decidedBy: null,
+      decidedAt: null,
+      comments: "",
+      metadata: input.metadata,
+      revision: 0,
+    };
+    await this.#store.transaction(async (tx) => {
+      const stores = tx.forTenant(ctx.tenantId);
+      const status = await access.status(stores, input.artifactId);
+      if (status === null) throw new EnterpriseError("NOT_FOUND", { details: { artifact_id: input.artifactId } });
+      await access.move(stores, input.artifactId, "PENDING_APPROVAL", ctx.principalId, now);
+      await stores.approvals.create(record);
+    });
+    await this.#audit.record({
+      eventType: "approval.requested",
+      tenantId: ctx.tenantId,
+      principalId: ctx.principalId,
+      resource: `${access.auditPrefix}:${input.artifactId}`,
+      action: "request_approval",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { approval_request_id: record.approvalRequestId, artifact_type: input.artifactType, required_approvers: approvers.join(",") },
+    });
+    return record;
+  }
+
+  /**
+   * Approves or rejects a pending request; on approval the artifact becomes ACTIVE.
+   * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, SELF_APPROVAL_FORBIDDEN, INVALID_STATE_TRANSITION, CONFLICT
+   */
+  async adjudicate(
+    ctx: SecurityContext,
+    origin: RequestOrigin,
+    input: { approvalRequestId: string; decision: "APPROVE" | "REJECT"; comments: string },
+  ): Promise<ApprovalRequestRecord> {
+    requirePermission(ctx, "governance:adjudicate");
+    const stores = this.#store.forTenant(ctx.tenantId);
+    const request = await stores.approvals.get(input.approvalRequestId);
+    if (request === null) throw new EnterpriseError("NOT_FOUND", { details: { approval_request_id: input.approvalRequestId } });
+    const access = artifacts[request.artifactType];
+    const resource = `${access.auditPrefix}:${request.artifactId}`;
+    if (request.requesterId === ctx.principalId) {
+      await this.#audit.record({
+        eventType: "approval.self_approval_blocked",
+        tenantId: ctx.tenantId,
+        principalId: ctx.principalId,
+        resource,
+        action: "adjudicate",
+        outcome: "DENIED",
+        origin,
+        riskScore: "HIGH",
+        metadata: { approval_request_id: request.approvalRequestId },
+      });
+      throw new EnterpriseError("SELF_APPROVAL_FORBIDDEN", { tenantId: ctx.tenantId, principalId: ctx.principalId });
+    }
+    if (!request.requiredApprovers.some((approver) => this.#matchesApprover(ctx, approver))) {
+      throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { required_approvers: request.requiredApprovers.join(",") } });
+    }
+    if (request.status !== "PENDING") {
+      throw new EnterpriseError("INVALID_STATE_TRANSITION", { details: { status: request.status } });
+    }
+    const now = this.#clock.now();
+    if (request.expiresAt <= now) {
+      await this.#store.transaction(async (tx) => {
+        const txStores = tx.forTenant(ctx.tenantId);
+        await txStores.approvals.update({ ...request, status: "EXPIRED", revision: request.revision + 1 }, request.revision);
+        await access.move(txStores, request.artifactId, "DRAFT", ctx.principalId, now);
+      });
+      throw new EnterpriseError("INVALID_STATE_TRANSITION", { message: "The approval request has expired; request approval again.", details: { status: "EXPIRED" } });
+    }
+    const approved = input.decision === "APPROVE";
+    const decided: ApprovalRequestRecord = {
+      ...request,
+      status: approved ? "APPROVED" : "REJECTED",
+      decidedBy: ctx.principalId,
+      decidedAt: now,
+      comments: input.comments.slice(0, 2000),
+      revision: request.revision + 1,
+    };
+    await this.#store.transaction(async (tx) => {
+      const txStores = tx.forTenant(ctx.tenantId);
+      await txStores.approvals.update(decided, request.revision);
+      await access.move(txStores, request.artifactId, approved ? "ACTIVE" : "REJECTED", ctx.principalId, now);
+    });
+    await this.#tenants.refresh(ctx.tenantId);
+    const metadata = { approval_request_id: request.approvalRequestId, requester_id: request.requesterId };
+    await Promise.all([
+      this.#audit.record({ eventType: approved ? "approval.granted" : "approval.denied", tenantId: ctx.tenantId, principalId: ctx.principalId, resource, action: "adjudicate", outcome: "SUCCESS", origin, metadata }),
+      this.#audit.record({
+        eventType: `${access.auditPrefix}.${approved ? "activated" : "rejected"}`,
+        tenantId: ctx.tenantId,
+        principalId: ctx.principalId,
+        resource,
+        action: approved ? "activate" : "reject",
+        outcome: "SUCCESS",
+        origin,
+        metadata,
+      }),
+    ]);
+    return decided;
+  }
+
+  /** Lists approval requests of the caller's tenant, pending ones by default. */
+  async list(ctx: SecurityContext, filter: { status?: ApprovalRequestRecord["status"]; artifactType?: string; limit: number; cursor?: string }): Promise<ApprovalRequestRecord[]> {
+    requirePermission(ctx, "governance:read");
+    return this.#store.forTenant(ctx.tenantId).approvals.list({ ...filter, limit: Math.min(Math.max(filter.limit, 1), 500) });
+  }
+
+  #matchesApprover(ctx: SecurityContext, approver: string): boolean {
+    if (approver === `principal:${ctx.principalId}`) return true;
+    if (!approver.startsWith("role:")) return false;
+    return ctx.roles.includes(approver.slice("role:".length));
+  }
+}

@@ -1,0 +1,175 @@
+import { EnterpriseError } from "../errors.ts";
+import type { Clock, Store } from "../ports.ts";
+import type { ContractRecord, PrincipalRecord, TenantRecord } from "../records.ts";
+import { CompiledContract } from "../contracts/index.ts";
+import { canServe } from "../contracts/index.ts";
+import { RoleGraph } from "../rbac/index.ts";
+import { PolicySet } from "../policy/index.ts";
+
+/** A contract version the Host can serve, with its schemas compiled once. */
+export interface ServableContract {
+  readonly record: ContractRecord;
+  readonly compiled: CompiledContract;
+}
+
+/**
+ * Everything the hot path needs about one tenant, as an immutable value:
+ * roles, servable contracts and the active policy set. Replaced wholesale when
+ * a change commits, so a call sees one consistent version and never reads storage.
+ */
+export interface TenantSnapshot {
+  readonly tenant: TenantRecord;
+  readonly version: number;
+  readonly roles: RoleGraph;
+  readonly policies: PolicySet;
+  /** name → version → contract, servable versions only (ACTIVE, DEPRECATED). */
+  readonly contracts: ReadonlyMap<string, ReadonlyMap<string, ServableContract>>;
+}
+
+/** The newest servable version of a contract, or the pinned version when given. */
+export function findServableContract(snapshot: TenantSnapshot, name: string, version: string): ServableContract | null {
+  const versions = snapshot.contracts.get(name);
+  if (versions === undefined) return null;
+  if (version !== "") return versions.get(version) ?? null;
+  let best: ServableContract | null = null;
+  for (const candidate of versions.values()) {
+    if (best === null || compareSemver(candidate.record.definition.contractVersion, best.record.definition.contractVersion) > 0) {
+      // An ACTIVE version always beats a DEPRECATED one as the default choice.
+      if (best !== null && best.record.status === "ACTIVE" && candidate.record.status !== "ACTIVE") continue;
+      best = candidate;
+    } else if (best.record.status !== "ACTIVE" && candidate.record.status === "ACTIVE") {
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+/** Orders SemVer strings by precedence (prerelease below release). */
+export function compareSemver(a: string, b: string): number {
+  const parse = (v: string) => {
+    const [core = "", pre = ""] = v.split("+")[0]?.split("-", 2) ?? [];
+    return { nums: core.split(".").map((n) => Number.parseInt(n, 10)), pre };
+  };
+  const left = parse(a);
+  const right = parse(b);
+  for (let i = 0; i < 3; i++) {
+    const d = (left.nums[i] ?? 0) - (right.nums[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  if (left.pre === right.pre) return 0;
+  if (left.pre === "") return 1;
+  if (right.pre === "") return -1;
+  return left.pre < right.pre ? -1 : 1;
+}
+
+interface CachedPrincipal {
+  readonly record: PrincipalRecord;
+  readonly loadedAt: number;
+}
+
+/**
+ * Holds the current {@link TenantSnapshot} of every tenant and a short-lived
+ * cache of principals. `refresh` rebuilds a tenant after a committed change;
+ * concurrent refreshes of one tenant share one rebuild.
+ */
+export class TenantDirectory {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #principalTtlMs: number;
+  readonly #snapshots = new Map<string, TenantSnapshot>();
+  readonly #building = new Map<string, Promise<TenantSnapshot | null>>();
+  readonly #principals = new Map<string, CachedPrincipal>();
+  #version = 0;
+
+  constructor(deps: { store: Store; clock: Clock; principalTtlMs?: number }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#principalTtlMs = deps.principalTtlMs ?? 30_000;
+  }
+
+  /** The tenant's snapshot, built on first use; null when the tenant does not exist. */
+  async snapshot(tenantId: string): Promise<TenantSnapshot | null> {
+    return this.#snapshots.get(tenantId) ?? (await this.refresh(tenantId));
+  }
+
+  /**
+   * The tenant's snapshot, or NOT_FOUND / TENANT_SUSPENDED.
+   * @throws EnterpriseError NOT_FOUND, TENANT_SUSPENDED
+   */
+  async activeSnapshot(tenantId: string): Promise<TenantSnapshot> {
+    const snapshot = await this.snapshot(tenantId);
+    if (snapshot === null) throw new EnterpriseError("NOT_FOUND");
+    if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId });
+    return snapshot;
+  }
+
+  /** Rebuilds the tenant's snapshot from storage and swaps it in atomically. */
+  refresh(tenantId: string): Promise<TenantSnapshot | null> {
+    const inFlight = this.#building.get(tenantId);
+    if (inFlight !== undefined) return inFlight.then(() => this.#rebuild(tenantId));
+    const build = this.#rebuild(tenantId).finally(() => this.#building.delete(tenantId));
+    this.#building.set(tenantId, build);
+    return build;
+  }
+
+  /** Drops cached principals of a tenant (after role or status changes). */
+  forgetPrincipal(tenantId: string, principalId: string): void {
+    this.#principals.delete(`${tenantId}\u0000${principalId}`);
+  }
+
+  /** The principal's record, cached briefly; null when absent. */
+  async principal(tenantId: string, principalId: string): Promise<PrincipalRecord | null> {
+    const key = `${tenantId}\u0000${principalId}`;
+    const cached = this.#principals.get(key);
+    const now = this.#clock.now();
+    if (cached !== undefined && now - cached.loadedAt < this.#principalTtlMs) return cached.record;
+    const record = await this.#store.forTenant(tenantId).principals.get(principalId);
+    if (record === null) {
+      this.#principals.delete(key);
+      return null;
+    }
+    this.#principals.set(key, { record, loadedAt: now });
+    return record;
+  }
+
+  async #rebuild(tenantId: string): Promise<TenantSnapshot | null> {
+    const tenant = await this.#store.platform.tenants.get(tenantId);
+    if (tenant === null) {
+      this.#snapshots.delete(tenantId);
+      return null;
+    }
+    const stores = this.#store.forTenant(tenantId);
+    const [roleRecords, contractRecords, policyRecords] = await Promise.all([
+      stores.roles.list(),
+      listAll((cursor) => stores.contracts.list({ limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (c) => c.contractId),
+      listAll((cursor) => stores.policies.list({ status: "ACTIVE", limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (p) => `${p.policyId}`),
+    ]);
+    const contracts = new Map<string, Map<string, ServableContract>>();
+    for (const record of contractRecords) {
+      if (!canServe(record.status)) continue;
+      let versions = contracts.get(record.definition.name);
+      if (versions === undefined) contracts.set(record.definition.name, (versions = new Map()));
+      versions.set(record.definition.contractVersion, { record, compiled: CompiledContract.compile(record.definition) });
+    }
+    const snapshot: TenantSnapshot = {
+      tenant,
+      version: ++this.#version,
+      roles: RoleGraph.build(roleRecords),
+      policies: PolicySet.build(policyRecords.filter((p) => p.status === "ACTIVE" && p.enabled)),
+      contracts,
+    };
+    this.#snapshots.set(tenantId, snapshot);
+    return snapshot;
+  }
+}
+
+async function listAll<T>(page: (cursor: string | undefined) => Promise<T[]>, key: (item: T) => string): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const items = await page(cursor);
+    all.push(...items);
+    if (items.length < 500) return all;
+    cursor = key(items[items.length - 1] as T);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * What differs between the two backends once Kysely has compiled a query:
+ * how JSON and booleans travel, how the audit append lock is taken, and how
+ * many bind parameters one statement may carry.
+ */
+import { sql } from "kysely";
+import type { Transaction } from "kysely";
+import type { Database } from "./schema.ts";
+
+/** Encodes values the drivers cannot bind natively and decodes what they return. */
+export interface Codec {
+  /** JSON text for a JSON column. */
+  writeJson(value: unknown): string;
+  /** The value of a JSON column as the record field it was written from. */
+  readJson<T>(column: unknown): T;
+  writeBoolean(value: boolean): boolean | number;
+  readBoolean(column: boolean | number): boolean;
+}
+
+/** The backend-specific half of a store. */
+export interface DialectProfile {
+  readonly kind: "sqlite" | "postgres";
+  readonly codec: Codec;
+  /**
+   * Rows per multi-row audit INSERT: the audit table has 18 columns, and SQLite
+   * binds at most 32,766 parameters per statement, PostgreSQL 65,535.
+   */
+  readonly auditInsertChunkRows: number;
+  /**
+   * Serialises audit appends across every Store on the database, held until
+   * the surrounding transaction ends.
+   */
+  lockAuditAppend(trx: Transaction<Database>): Promise<void>;
+}
+
+/** SQLite: JSON as text, booleans as 0/1; write transactions already hold the lock. */
+export const sqliteProfile: DialectProfile = {
+  kind: "sqlite",
+  codec: {
+    writeJson: (value) => JSON.stringify(value),
+    readJson: <T>(column: unknown): T => JSON.parse(String(column)) as T,
+    writeBoolean: (value) => (value ? 1 : 0),
+    readBoolean: (column) => column === 1 || column === true,
+  },
+  auditInsertChunkRows: 1000,
+  // Every SQLite transaction of this adapter begins IMMEDIATE (see sqlite/driver.ts),
+  // so by the time an append runs it already holds the database's only write lock.
+  lockAuditAppend: async () => {},
+};
+
+/**
+ * The advisory lock key that serialises audit appends on PostgreSQL: the ASCII
+ * bytes of "AESPAUD1" as a signed 64-bit integer. Advisory locks are per
+ * database, so Hosts using different schemas of one database share it; that
+ * costs some concurrency between unrelated logs, never correctness.
+ */
+export const AUDIT_APPEND_LOCK_KEY = 0x4145535041554431n;
+
+/** PostgreSQL: jsonb/json (parsed by `pg`), real booleans, an advisory transaction lock. */
+export const postgresProfile: DialectProfile = {
+  kind: "postgres",
+  codec: {
+    writeJson: (value) => JSON.stringify(value),
+    // `pg` parses json and jsonb columns itself.
+    readJson: <T>(column: unknown): T => column as T,
+    writeBoolean: (value) => value,
+    readBoolean: (column) => column === true || column === 1,
+  },
+  auditInsertChunkRows: 2000,
+  lockAuditAppend: async (trx) => {
+    await sql`select pg_advisory_xact_lock(${sql.raw(AUDIT_APPEND_LOCK_KEY.toString())})`.execute(trx);
+  },
+};

@@ -1,0 +1,250 @@
+/**
+ * The relational shape of the store, as Kysely table types.
+ *
+ * Column names are snake_case; record fields are camelCase; the mappers in the
+ * store modules translate. JSON columns are written as JSON text and read back
+ * as whatever the driver yields (text from SQLite, a parsed value from `pg`),
+ * which is why their select type is `unknown`: only {@link Codec.readJson}
+ * turns them into record fields. Booleans are 0/1 in SQLite and `boolean` in
+ * PostgreSQL, hence `boolean | number`.
+ */
+import type { ColumnType } from "kysely";
+import type {
+  ApprovalStatus,
+  ArtifactStatus,
+  ArtifactType,
+  AuditOutcome,
+  Classification,
+  KeyPurpose,
+  PrincipalStatus,
+  PrincipalType,
+  TenantStatus,
+} from "../../../core/src/records.ts";
+
+/** A JSON-valued column: written as JSON text, read through the dialect's codec. */
+export type JsonColumn = ColumnType<unknown, string, string>;
+
+/** A boolean column: 0/1 in SQLite, `boolean` in PostgreSQL. */
+export type BooleanColumn = ColumnType<boolean | number, boolean | number, boolean | number>;
+
+// ------------------------------------------------------------ platform tables
+
+export interface TenantsTable {
+  tenant_id: string;
+  display_name: string;
+  status: TenantStatus;
+  created_at: number;
+}
+
+export interface KeyMaterialTable {
+  key_id: string;
+  purpose: KeyPurpose;
+  algorithm: string;
+  public_key_pem: string;
+  encrypted_private_key: string;
+  certificate_pem: string | null;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface BootstrapTable {
+  /** Always 1: the table holds at most one row. */
+  id: number;
+  token_hash: string;
+  created_at: number;
+  consumed_at: number | null;
+  consumed_by: string | null;
+}
+
+export interface AuditEventsTable {
+  seq: number;
+  event_id: string;
+  timestamp_ms: number;
+  event_type: string;
+  tenant_id: string;
+  principal_id: string;
+  session_id: string;
+  resource: string;
+  action: string;
+  outcome: AuditOutcome;
+  source_ip: string;
+  user_agent: string;
+  correlation_id: string;
+  risk_score: string;
+  policy_violations: JsonColumn;
+  metadata: JsonColumn;
+  leaf_hash: string;
+  chain_hash: string;
+}
+
+export interface AuditHeadTable {
+  /** Always 1: the table holds exactly one row, seeded by the first migration. */
+  id: number;
+  size: number;
+  chain_hash: string;
+}
+
+export interface AuditCheckpointsTable {
+  tree_size: number;
+  root_hash: string;
+  chain_hash: string;
+  signed_note: string;
+  key_id: string;
+  created_at: number;
+}
+
+// ------------------------------------------------------------ tenant tables (tenant_id leads every primary key)
+
+export interface PrincipalsTable {
+  tenant_id: string;
+  principal_id: string;
+  type: PrincipalType;
+  display_name: string;
+  description: string;
+  roles: JsonColumn;
+  permissions: JsonColumn;
+  clearance: Classification;
+  status: PrincipalStatus;
+  attributes: JsonColumn;
+  created_at: number;
+  created_by: string;
+  expires_at: number | null;
+  revision: number;
+}
+
+export interface ApiKeysTable {
+  tenant_id: string;
+  key_id: string;
+  principal_id: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface SessionsTable {
+  tenant_id: string;
+  session_id: string;
+  principal_id: string;
+  created_at: number;
+  expires_at: number;
+  destroyed_at: number | null;
+  metadata: JsonColumn;
+}
+
+export interface ContractsTable {
+  tenant_id: string;
+  contract_id: string;
+  /** `definition.name`, kept as a column so the name filter can use an index. */
+  name: string;
+  definition: JsonColumn;
+  status: ArtifactStatus;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  approved_by: string | null;
+  approved_at: number | null;
+  revision: number;
+}
+
+export interface PoliciesTable {
+  tenant_id: string;
+  policy_id: string;
+  version: number;
+  name: string;
+  description: string;
+  rule: JsonColumn;
+  applies_to: JsonColumn;
+  enabled: BooleanColumn;
+  status: ArtifactStatus;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+export interface RolesTable {
+  tenant_id: string;
+  name: string;
+  description: string;
+  permissions: JsonColumn;
+  inherits: JsonColumn;
+  built_in: BooleanColumn;
+  created_at: number;
+}
+
+export interface ApprovalRequestsTable {
+  tenant_id: string;
+  approval_request_id: string;
+  artifact_type: ArtifactType;
+  artifact_id: string;
+  requester_id: string;
+  justification: string;
+  required_approvers: JsonColumn;
+  status: ApprovalStatus;
+  created_at: number;
+  expires_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+  comments: string;
+  metadata: JsonColumn;
+  revision: number;
+}
+
+export interface RuntimeRegistrationsTable {
+  tenant_id: string;
+  runtime_id: string;
+  allowed_contracts: JsonColumn;
+  created_by: string;
+  created_at: number;
+}
+
+export interface JoinTokensTable {
+  tenant_id: string;
+  token_id: string;
+  secret_hash: string;
+  runtime_id: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface CertificatesTable {
+  tenant_id: string;
+  serial: string;
+  runtime_id: string;
+  spiffe_id: string;
+  not_before: number;
+  not_after: number;
+  certificate_pem: string;
+  revoked_at: number | null;
+  revocation_reason: string | null;
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  applied_at: number;
+}
+
+/** Every table of the store, keyed by table name. */
+export interface Database {
+  schema_migrations: SchemaMigrationsTable;
+  tenants: TenantsTable;
+  key_material: KeyMaterialTable;
+  bootstrap: BootstrapTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  principals: PrincipalsTable;
+  api_keys: ApiKeysTable;
+  sessions: SessionsTable;
+  contracts: ContractsTable;
+  policies: PoliciesTable;
+  roles: RolesTable;
+  approval_requests: ApprovalRequestsTable;
+  runtime_registrations: RuntimeRegistrationsTable;
+  join_tokens: JoinTokensTable;
+  certificates: CertificatesTable;
+}
