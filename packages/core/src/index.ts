@@ -1,1 +1,50 @@
-export const probe: number = 1;
+/**
+ * @aesp/core — the AESP domain. Pure: every effect (clock, randomness, crypto keys,
+ * storage, transports) is a port the host supplies. Named exports only.
+ */
+export { EnterpriseError, errorCatalogue, isErrorCode, toEnterpriseError } from "./errors.ts";
+export type { EnterpriseErrorOptions, ErrorCode, ErrorStatus } from "./errors.ts";
+export type * from "./records.ts";
+export type * from "./ports.ts";
+export type { AuditInput, AuditRecorder } from "./audit-recorder.ts";
+export { toHex, utf8 } from "./hex.ts";
+
+export type { AccessClaims, AccessTokens } from "./identity/access-tokens.ts";
+export { formatApiKey, parseApiKey } from "./identity/api-keys.ts";
+export { Authenticator, assertPrincipalUsable, buildSecurityContext } from "./identity/authenticate.ts";
+export { IdentityService } from "./identity/identity-service.ts";
+export type { IdentityOptions, IssuedToken } from "./identity/identity-service.ts";
+export { hasPermission, requirePermission } from "./identity/require-permission.ts";
+export type { RequestOrigin, SecurityContext } from "./identity/security-context.ts";
+
+export { TenantDirectory, compareSemver, findServableContract } from "./tenancy/tenant-snapshot.ts";
+export type { ServableContract, TenantSnapshot } from "./tenancy/tenant-snapshot.ts";
+export { TenantAdmin, provisionTenant } from "./tenancy/tenant-admin.ts";
+
+export { SessionManager } from "./sessions/session-manager.ts";
+export type { SessionOptions } from "./sessions/session-manager.ts";
+
+export { ContractRegistry } from "./governance/contract-registry.ts";
+export { GovernanceService } from "./governance/approvals.ts";
+export type { GovernanceOptions } from "./governance/approvals.ts";
+export { PolicyRegistry } from "./governance/policy-registry.ts";
+export type { PolicyDraftInput } from "./governance/policy-registry.ts";
+
+export { RuntimeDirectory } from "./runtimes/runtime-directory.ts";
+export type { BreakerOptions, DispatchOutcome, DispatchRequest, RuntimeConnection } from "./runtimes/runtime-directory.ts";
+export { RuntimeEnrollment } from "./runtimes/enrollment.ts";
+export type { CertificateIssuer, EnrollmentOptions, RevocationListener } from "./runtimes/enrollment.ts";
+export { RuntimeAdmission } from "./runtimes/admission.ts";
+export type { Admission, PeerIdentity, RuntimeClaims } from "./runtimes/admission.ts";
+
+export { governedCallSteps, invokeTool } from "./pipeline/invoke-tool.ts";
+export type { ToolCallOutcome } from "./pipeline/invoke-tool.ts";
+export type { GovernedCall, InvocationOptions, PipelineDeps, Step, ToolCallRequest } from "./pipeline/governed-call.ts";
+
+export { envName, hostConfigSchema, renderConfigReference, resolveConfig } from "./config/index.ts";
+export type { ConfigKey, ConfigOrigin, HostConfigSchema, ResolvedConfig } from "./config/index.ts";
+
+export { CompiledContract, contractId, validateAdmSchema, validateContractDefinition } from "./contracts/index.ts";
+export { RoleGraph, builtInRoles, permissionMatches } from "./rbac/index.ts";
+export { PolicySet, compilePolicy } from "./policy/index.ts";
+export type { Decision } from "./policy/index.ts";

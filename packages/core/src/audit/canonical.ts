@@ -39,12 +39,9 @@ const STRING_FIELDS = [
  * Adding a field to {@link AuditEventDraft} changes every hash: it needs a new
  * log format version, not an edit here.
  */
-export const CANONICAL_EVENT_FIELDS: readonly (keyof AuditEventDraft)[] = [
-  ...STRING_FIELDS,
-  "metadata",
-  "policyViolations",
-  "timestampMs",
-].sort();
+export const CANONICAL_EVENT_FIELDS: readonly (keyof AuditEventDraft)[] = (
+  [...STRING_FIELDS, "metadata", "policyViolations", "timestampMs"] as (keyof AuditEventDraft)[]
+).sort();
 
 /** RFC 6962 domain separation: leaves and interior nodes never hash alike. */
 export const LEAF_PREFIX = 0x00;

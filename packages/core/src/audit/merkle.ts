@@ -79,7 +79,7 @@ export class CompactRange {
   constructor(hasher: Hasher, state?: CompactRangeState) {
     this.#hasher = hasher;
     this.#size = state?.size ?? 0;
-    this.#nodes = state === undefined ? [] : state.nodes.map((node) => node.slice());
+    this.#nodes = state === undefined ? [] : state.nodes.map(copyBytes);
     if (!Number.isSafeInteger(this.#size) || this.#size < 0 || this.#nodes.length !== popCount(this.#size)) {
       throw new RangeError("compact range state does not match its size");
     }
@@ -96,7 +96,7 @@ export class CompactRange {
    * @param leafHash - 32 bytes; copied.
    */
   append(leafHash: Uint8Array): void {
-    let node = leafHash.slice();
+    let node: Uint8Array = copyBytes(leafHash);
     // Each trailing one bit of the old size is a subtree of the new leaf's size to merge with.
     for (let carry = this.#size; (carry & 1) === 1; carry = Math.floor(carry / 2)) {
       node = hashChildren(this.#hasher, this.#nodes.pop()!, node);
@@ -111,10 +111,10 @@ export class CompactRange {
    * @returns 32 bytes (a fresh array).
    */
   root(): Uint8Array {
-    if (this.#nodes.length === 0) return emptyRoot(this.#hasher);
+    if (this.#nodes.length === 0) return copyBytes(emptyRoot(this.#hasher));
     let root = this.#nodes[this.#nodes.length - 1]!;
     for (let i = this.#nodes.length - 2; i >= 0; i--) root = hashChildren(this.#hasher, this.#nodes[i]!, root);
-    return root.slice();
+    return copyBytes(root);
   }
 
   /**
@@ -123,7 +123,7 @@ export class CompactRange {
    * @returns Size and subtree roots, detached from this range.
    */
   state(): CompactRangeState {
-    return { size: this.#size, nodes: this.#nodes.map((node) => node.slice()) };
+    return { size: this.#size, nodes: this.#nodes.map(copyBytes) };
   }
 }
 
@@ -294,6 +294,11 @@ function largestPowerOfTwoBelow(n: number): number {
 
 function isPowerOfTwo(n: number): boolean {
   return n > 0 && largestPowerOfTwoBelow(n * 2) === n;
+}
+
+/** A detached plain copy; `Buffer#slice` (what a Node hasher returns) would share memory. */
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 function popCount(n: number): number {

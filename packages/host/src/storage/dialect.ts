@@ -4,7 +4,9 @@
  * many bind parameters one statement may carry.
  */
 import { sql } from "kysely";
-import type { Transaction } from "kysely";
+import type { CompiledQuery, Transaction } from "kysely";
+import type { AuditRecord } from "../../../core/src/records.ts";
+import { postgresAuditInserts, sqliteAuditInserts } from "./audit-rows.ts";
 import type { Database } from "./schema.ts";
 
 /** Encodes values the drivers cannot bind natively and decodes what they return. */
@@ -21,11 +23,8 @@ export interface Codec {
 export interface DialectProfile {
   readonly kind: "sqlite" | "postgres";
   readonly codec: Codec;
-  /**
-   * Rows per multi-row audit INSERT: the audit table has 18 columns, and SQLite
-   * binds at most 32,766 parameters per statement, PostgreSQL 65,535.
-   */
-  readonly auditInsertChunkRows: number;
+  /** The statements that insert a linked audit batch, fastest form for the dialect. */
+  auditInserts(records: readonly AuditRecord[]): CompiledQuery[];
   /**
    * Serialises audit appends across every Store on the database, held until
    * the surrounding transaction ends.
@@ -42,7 +41,7 @@ export const sqliteProfile: DialectProfile = {
     writeBoolean: (value) => (value ? 1 : 0),
     readBoolean: (column) => column === 1 || column === true,
   },
-  auditInsertChunkRows: 1000,
+  auditInserts: sqliteAuditInserts,
   // Every SQLite transaction of this adapter begins IMMEDIATE (see sqlite/driver.ts),
   // so by the time an append runs it already holds the database's only write lock.
   lockAuditAppend: async () => {},
@@ -66,7 +65,7 @@ export const postgresProfile: DialectProfile = {
     writeBoolean: (value) => value,
     readBoolean: (column) => column === true || column === 1,
   },
-  auditInsertChunkRows: 2000,
+  auditInserts: postgresAuditInserts,
   lockAuditAppend: async (trx) => {
     await sql`select pg_advisory_xact_lock(${sql.raw(AUDIT_APPEND_LOCK_KEY.toString())})`.execute(trx);
   },

@@ -57,6 +57,8 @@ export function translateDriverError(err: unknown): EnterpriseError {
     (/^[0-9A-Z]{5}$/.test(code) ? fromSqlState(code) : undefined) ??
     (NODE_NETWORK_CODES.has(code) ? "UNAVAILABLE" : undefined) ??
     "INTERNAL_ERROR";
+  // The catalogue's UNAVAILABLE text speaks of runtimes; say which dependency is down.
+  if (mapped === "UNAVAILABLE") return new EnterpriseError(mapped, { message: "The database is unavailable.", cause: err });
   return new EnterpriseError(mapped, { cause: err });
 }
 

@@ -491,7 +491,7 @@ export declare const AuthorizationEvaluatePolicyResponseSchema: GenMessage<Autho
  */
 export declare type Role = Message<"aesp.v1.Role"> & {
   /**
-   * ^[a-z][a-z0-9_-]{0,62}$.
+   * Unique within the tenant.
    *
    * @generated from field: string name = 1;
    */
@@ -541,7 +541,7 @@ export declare type Role = Message<"aesp.v1.Role"> & {
  */
 export declare type RoleJson = {
   /**
-   * ^[a-z][a-z0-9_-]{0,62}$.
+   * Unique within the tenant.
    *
    * @generated from field: string name = 1;
    */

@@ -1387,7 +1387,7 @@ export declare const BudgetDefinitionSchema: GenMessage<BudgetDefinition, {jsonT
  */
 export declare type CertificateIdentity = Message<"aesp.v1.CertificateIdentity"> & {
   /**
-   * spiffe://<trust_domain>/tenant/<tenant_id>/runtime/<runtime_id>.
+   * `spiffe://<trust_domain>/tenant/<tenant_id>/runtime/<runtime_id>`.
    *
    * @generated from field: string spiffe_id = 1;
    */
@@ -1449,7 +1449,7 @@ export declare type CertificateIdentity = Message<"aesp.v1.CertificateIdentity">
  */
 export declare type CertificateIdentityJson = {
   /**
-   * spiffe://<trust_domain>/tenant/<tenant_id>/runtime/<runtime_id>.
+   * `spiffe://<trust_domain>/tenant/<tenant_id>/runtime/<runtime_id>`.
    *
    * @generated from field: string spiffe_id = 1;
    */

@@ -22,7 +22,7 @@ export declare const file_aesp_v1_runtime_admin: GenFile;
  */
 export declare type CreateJoinTokenRequest = Message<"aesp.v1.CreateJoinTokenRequest"> & {
   /**
-   * ^[a-z0-9][a-z0-9._-]{0,62}$, unique within the tenant.
+   * Unique within the tenant; becomes the last segment of the SPIFFE id.
    *
    * @generated from field: string runtime_id = 1;
    */
@@ -48,7 +48,7 @@ export declare type CreateJoinTokenRequest = Message<"aesp.v1.CreateJoinTokenReq
  */
 export declare type CreateJoinTokenRequestJson = {
   /**
-   * ^[a-z0-9][a-z0-9._-]{0,62}$, unique within the tenant.
+   * Unique within the tenant; becomes the last segment of the SPIFFE id.
    *
    * @generated from field: string runtime_id = 1;
    */

@@ -20,7 +20,7 @@ export declare const file_aesp_v1_tenant: GenFile;
  */
 export declare type Tenant = Message<"aesp.v1.Tenant"> & {
   /**
-   * ^[a-z0-9][a-z0-9-]{0,62}$; immutable.
+   * Lower-case letters, digits and hyphens; immutable.
    *
    * @generated from field: string tenant_id = 1;
    */
@@ -51,7 +51,7 @@ export declare type Tenant = Message<"aesp.v1.Tenant"> & {
  */
 export declare type TenantJson = {
   /**
-   * ^[a-z0-9][a-z0-9-]{0,62}$; immutable.
+   * Lower-case letters, digits and hyphens; immutable.
    *
    * @generated from field: string tenant_id = 1;
    */

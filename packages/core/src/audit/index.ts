@@ -1,0 +1,64 @@
+/**
+ * `@aesp/core/audit`: the tamper-evident audit log.
+ *
+ * Events are canonically encoded (RFC 8785), hashed as RFC 6962 leaves, hash
+ * chained and kept in a Merkle tree; group-committed through the
+ * `AuditLogStore` port; signed as C2SP checkpoints through the `Signer` port;
+ * verified offline with only public keys. See docs/adr/0006-audit-log.md.
+ */
+export { AuditLog } from "./audit-log.ts";
+export type { AuditEventInput, AuditLogDeps, AuditLogOptions } from "./audit-log.ts";
+
+export {
+  CANONICAL_EVENT_FIELDS,
+  EventHasher,
+  canonicalEventBytes,
+  canonicalEventJson,
+  chainHash,
+  copyDraft,
+  leafHash,
+  linkRecords,
+} from "./canonical.ts";
+
+export {
+  formatCheckpointBody,
+  formatVerifierKey,
+  noteKeyId,
+  parseCheckpoint,
+  parseNote,
+  parseVerifierKey,
+  signCheckpoint,
+  verifyCheckpoint,
+  verifyNote,
+} from "./checkpoint.ts";
+export type {
+  CheckpointBody,
+  CheckpointVerification,
+  NoteSignature,
+  NoteVerification,
+  ParsedCheckpoint,
+  ParsedNote,
+  TrustedKey,
+} from "./checkpoint.ts";
+
+export { ZERO_HASH_HEX, fromBase64, fromHex, toBase64, toHex } from "./encoding.ts";
+
+export { auditEventCatalogue, auditEventSpec, auditEventTypes, isAuditEventType, renderAuditEventReference } from "./events.ts";
+export type { AuditEventSpec, AuditEventType, AuditSeverity } from "./events.ts";
+
+export {
+  CompactRange,
+  consistencyProof,
+  emptyRoot,
+  hashChildren,
+  inclusionProof,
+  merkleRoot,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.ts";
+export type { CompactRangeState } from "./merkle.ts";
+
+export { REDACTED, SENSITIVE_METADATA_KEY, redactArguments, redactMetadata, schemaHasSecrets } from "./redact.ts";
+
+export { AuditLogVerifier, verifyAuditLog } from "./verify.ts";
+export type { AuditVerification, VerifiedCheckpoint, VerifyAuditLogInput } from "./verify.ts";

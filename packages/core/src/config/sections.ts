@@ -1,0 +1,63 @@
+import type { ConfigKey } from "./registry.ts";
+
+const key = <T extends string | number | boolean>(spec: ConfigKey<T>): ConfigKey<T> => spec;
+
+/**
+ * Every configuration key of the Host, in one registry. The reference
+ * (`docs/reference/config.md`) and environment names are generated from it.
+ */
+export const hostConfigSchema = {
+  mode: key({ type: "string", default: "development", enum: ["development", "production"], description: "`production` refuses dev-only defaults that weaken security." }),
+  data_dir: key({ type: "string", default: ".aesp", description: "Directory for the embedded database, the master key and dev certificates.", devOnly: true }),
+  trust_domain: key({ type: "string", default: "aesp.local", description: "SPIFFE trust domain named in runtime certificates." }),
+  "log.level": key({ type: "string", default: "info", enum: ["trace", "debug", "info", "warn", "error", "fatal", "silent"], description: "Structured log level." }),
+
+  "gateway.host": key({ type: "string", default: "127.0.0.1", description: "Address the API gateway listens on." }),
+  "gateway.port": key({ type: "integer", default: 7443, min: 0, max: 65535, description: "API gateway port (HTTPS, HTTP/2 and HTTP/1.1; Connect, gRPC, gRPC-Web, JSON)." }),
+  "gateway.dns_names": key({ type: "string", default: "localhost", description: "Comma-separated DNS names in the gateway's certificate (issued by the internal CA when no certificate file is given)." }),
+  "gateway.tls_cert_file": key({ type: "string", default: "", description: "PEM certificate chain for the gateway; empty: issue one from the internal CA." }),
+  "gateway.tls_key_file": key({ type: "string", default: "", description: "PEM private key for `gateway.tls_cert_file`.", sensitive: true }),
+  "gateway.max_request_bytes": key({ type: "integer", default: 1_048_576, min: 1024, max: 67_108_864, description: "Largest accepted request body." }),
+  "gateway.rate_limit_per_ip": key({ type: "integer", default: 6000, min: 1, description: "Requests per minute from one source address." }),
+  "gateway.rate_limit_per_principal": key({ type: "integer", default: 3000, min: 1, description: "Requests per 10 seconds from one authenticated principal." }),
+
+  "runtime_plane.host": key({ type: "string", default: "127.0.0.1", description: "Address the runtime plane listens on." }),
+  "runtime_plane.port": key({ type: "integer", default: 7444, min: 0, max: 65535, description: "Runtime plane port (mutual TLS 1.3 only, client certificate required)." }),
+  "runtime_plane.heartbeat_interval_ms": key({ type: "integer", default: 10_000, min: 100, max: 600_000, description: "How often runtimes must send a heartbeat; three missed ones mark the runtime unhealthy." }),
+  "runtime_plane.max_in_flight_per_runtime": key({ type: "integer", default: 1024, min: 1, max: 65_536, description: "Calls dispatched to one runtime connection at once (application-level flow-control window)." }),
+  "runtime_plane.max_message_bytes": key({ type: "integer", default: 4_194_304, min: 1024, max: 67_108_864, description: "Largest message a runtime may send." }),
+
+  "storage.kind": key({ type: "string", default: "sqlite", enum: ["sqlite", "postgres"], description: "Storage backend." }),
+  "storage.sqlite_path": key({ type: "string", default: "", description: "SQLite file; empty: `<data_dir>/aesp.db`." }),
+  "storage.postgres_url": key({ type: "string", default: "", description: "PostgreSQL connection string when `storage.kind=postgres`.", sensitive: true }),
+  "storage.postgres_schema": key({ type: "string", default: "public", description: "PostgreSQL schema holding the Host's tables." }),
+
+  "identity.platform_tenant": key({ type: "string", default: "platform", description: "The tenant that holds platform administrators." }),
+  "identity.access_token_ttl_seconds": key({ type: "integer", default: 900, min: 30, max: 86_400, description: "Lifetime of Host-issued access tokens." }),
+  "identity.token_issuer": key({ type: "string", default: "aesp-host", description: "`iss` of Host-issued access tokens." }),
+
+  "sessions.default_ttl_seconds": key({ type: "integer", default: 3600, min: 1, max: 604_800, description: "Session lifetime when the client does not ask for one." }),
+  "sessions.max_ttl_seconds": key({ type: "integer", default: 86_400, min: 1, max: 604_800, description: "Longest session a client may ask for." }),
+
+  "invocation.default_timeout_ms": key({ type: "integer", default: 30_000, min: 1, max: 3_600_000, description: "Deadline of a call that does not set one." }),
+  "invocation.max_timeout_ms": key({ type: "integer", default: 300_000, min: 1, max: 3_600_000, description: "Longest deadline a call may ask for." }),
+  "invocation.max_in_flight_per_session": key({ type: "integer", default: 1024, min: 1, description: "Calls in flight on one session on one Host." }),
+  "invocation.max_in_flight_per_tenant": key({ type: "integer", default: 20_000, min: 1, description: "Calls in flight for one tenant on one Host." }),
+
+  "routing.breaker_failure_threshold": key({ type: "integer", default: 5, min: 1, description: "Consecutive transport failures that open a runtime's circuit." }),
+  "routing.breaker_open_ms": key({ type: "integer", default: 5000, min: 10, description: "How long an open circuit refuses before a trial call." }),
+
+  "governance.approval_expiry_seconds": key({ type: "integer", default: 604_800, min: 60, description: "Default lifetime of an approval request." }),
+
+  "runtimes.join_token_ttl_seconds": key({ type: "integer", default: 3600, min: 1, description: "Default lifetime of a join token." }),
+  "runtimes.max_join_token_ttl_seconds": key({ type: "integer", default: 604_800, min: 1, description: "Longest join token lifetime." }),
+  "runtimes.certificate_validity_seconds": key({ type: "integer", default: 86_400, min: 60, max: 2_592_000, description: "Lifetime of runtime certificates (renew before expiry)." }),
+
+  "audit.origin": key({ type: "string", default: "aesp.local/audit", description: "Origin line of signed checkpoints (C2SP checkpoint format)." }),
+  "audit.checkpoint_every": key({ type: "integer", default: 1000, min: 1, description: "Sign a checkpoint after this many records." }),
+  "audit.checkpoint_interval_ms": key({ type: "integer", default: 10_000, min: 100, description: "Sign a checkpoint at least this often while records arrive." }),
+  "audit.max_batch": key({ type: "integer", default: 4096, min: 1, max: 65_536, description: "Most records committed in one batch (one fsync)." }),
+  "audit.max_queued": key({ type: "integer", default: 100_000, min: 1, description: "Records waiting for commit beyond which new ones are refused (back-pressure)." }),
+} as const satisfies Record<string, ConfigKey>;
+
+export type HostConfigSchema = typeof hostConfigSchema;

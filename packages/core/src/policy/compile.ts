@@ -1,0 +1,252 @@
+/**
+ * Compiling policy versions into CEL programs.
+ *
+ * Rules enforced:
+ * - A condition is parsed and planned once per policy version; evaluation
+ *   never parses. The cache key includes the tenant, so two tenants that happen
+ *   to reuse a policy id can never share a program.
+ * - A cached program is reused only if the rule it was built from is
+ *   identical, so a store that rewrote a version in place cannot be served a
+ *   stale condition.
+ * - Conditions longer than {@link MAX_CONDITION_LENGTH} characters, unknown
+ *   effects, malformed actions and unknown target kinds are refused.
+ */
+import { celEnv, isCelError, parse, plan, type CelResult } from "@bufbuild/cel";
+import { EnterpriseError } from "../errors.ts";
+import type { PolicyEffect, PolicyRecord } from "../records.ts";
+import { isWellFormedPermission, permissionMatches } from "../rbac/permissions.ts";
+import type { PolicyActivation } from "./variables.ts";
+
+/** Longest accepted CEL condition, in UTF-16 code units. */
+export const MAX_CONDITION_LENGTH = 4096;
+
+/** How many compiled versions a compiler keeps before evicting the oldest. */
+export const DEFAULT_POLICY_CACHE_SIZE = 10_000;
+
+const EFFECTS: readonly PolicyEffect[] = ["ALLOW", "DENY", "AUDIT"];
+
+/** Where a policy applies, parsed from one `appliesTo` entry. */
+export type PolicyTarget =
+  | { readonly kind: "all" }
+  | { readonly kind: "contract"; readonly name: string; readonly version: string | null }
+  | { readonly kind: "role"; readonly name: string }
+  | { readonly kind: "any-role" }
+  | { readonly kind: "none" };
+
+/** The result of evaluating one policy's condition. */
+export type PolicyOutcome =
+  | { readonly kind: "match" }
+  | { readonly kind: "no-match" }
+  | { readonly kind: "error"; readonly message: string };
+
+/** A policy version ready to evaluate. */
+export interface CompiledPolicy {
+  /** `tenantId/policyId@version`: the cache key. */
+  readonly key: string;
+  readonly policyId: string;
+  readonly version: number;
+  readonly effect: PolicyEffect;
+  /** Actions the rule is restricted to (`resource:action`, wildcards allowed); empty means every action. */
+  readonly actions: readonly string[];
+  /** Parsed `appliesTo`; `[{ kind: "all" }]` when it was empty. */
+  readonly targets: readonly PolicyTarget[];
+  /** Tells whether the rule covers `action` (always true when `actions` is empty). */
+  coversAction(action: string): boolean;
+  /** Evaluates the condition; never throws. */
+  evaluate(activation: PolicyActivation): PolicyOutcome;
+}
+
+const CONTRACT_TARGET = /^contract:([a-zA-Z_][a-zA-Z0-9_-]{0,63})(?:@([0-9A-Za-z.+-]{1,64}))?$/;
+const ROLE_TARGET = /^role:([a-z][a-z0-9_.-]{0,63})$/;
+
+/**
+ * Parses one `appliesTo` entry: `contract:<name>`, `contract:<name>@<version>`,
+ * `contract:*`, `role:<name>`, `role:*` (any principal holding a role),
+ * `tenant:*` or `tenant:<own tenant id>` (everything), `tenant:<other id>` (nothing).
+ *
+ * @param target - The entry.
+ * @param tenantId - The policy's tenant.
+ * @returns The target, or null when malformed.
+ */
+export function parsePolicyTarget(target: string, tenantId: string): PolicyTarget | null {
+  if (target === "contract:*" || target === "tenant:*") return { kind: "all" };
+  if (target === "role:*") return { kind: "any-role" };
+  if (target.startsWith("tenant:")) {
+    const id = target.slice("tenant:".length);
+    if (id === "") return null;
+    return id === tenantId ? { kind: "all" } : { kind: "none" };
+  }
+  const contract = CONTRACT_TARGET.exec(target);
+  if (contract !== null) return { kind: "contract", name: contract[1] as string, version: contract[2] ?? null };
+  const role = ROLE_TARGET.exec(target);
+  if (role !== null) return { kind: "role", name: role[1] as string };
+  return null;
+}
+
+interface CacheEntry {
+  readonly fingerprint: string;
+  readonly compiled: CompiledPolicy;
+}
+
+/**
+ * Compiles policy versions and remembers them, keyed by `tenantId/policyId@version`.
+ *
+ * @example
+ * const compiler = new PolicyCompiler();
+ * const policy = compiler.compile(record);    // parses and plans
+ * compiler.compile(record) === policy;         // true: served from the cache
+ */
+export class PolicyCompiler {
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #maxEntries: number;
+  #compilations = 0;
+
+  /**
+   * @param options - `maxEntries`: cache bound; the oldest entry is evicted beyond it.
+   */
+  constructor(options: { maxEntries?: number } = {}) {
+    this.#maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_POLICY_CACHE_SIZE);
+  }
+
+  /** How many versions are cached. */
+  get size(): number {
+    return this.#cache.size;
+  }
+
+  /** How many times a condition was actually parsed and planned (cache misses). */
+  get compilations(): number {
+    return this.#compilations;
+  }
+
+  /**
+   * Returns the compiled form of a policy version, compiling it on first use.
+   *
+   * @param record - The policy version.
+   * @returns The compiled policy (the same object for every call with an identical rule).
+   * @throws EnterpriseError `INVALID_ARGUMENT` with details `{ policy_id, error }` (and
+   *   `line`, `column` for a syntax error) when the rule cannot be compiled.
+   */
+  compile(record: PolicyRecord): CompiledPolicy {
+    const key = `${record.tenantId}/${record.policyId}@${record.version}`;
+    const fingerprint = JSON.stringify([record.rule.condition, record.rule.effect, record.rule.actions, record.appliesTo]);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && cached.fingerprint === fingerprint) return cached.compiled;
+    const compiled = compileRecord(record, key);
+    this.#compilations += 1;
+    this.#cache.delete(key);
+    this.#cache.set(key, { fingerprint, compiled });
+    if (this.#cache.size > this.#maxEntries) {
+      const oldest = this.#cache.keys().next();
+      if (oldest.done !== true) this.#cache.delete(oldest.value);
+    }
+    return compiled;
+  }
+}
+
+/** The process-wide compiler behind {@link compilePolicy}. */
+export const defaultPolicyCompiler = new PolicyCompiler();
+
+/**
+ * Compiles a policy version once (cached by `tenantId/policyId@version`).
+ *
+ * @param record - The policy version.
+ * @param compiler - The cache to use; the process-wide one by default.
+ * @returns The compiled policy.
+ * @throws EnterpriseError `INVALID_ARGUMENT` with details `{ policy_id, error }` (and
+ *   `line`, `column` for a syntax error): condition empty, longer than 4,096
+ *   characters or not CEL; unknown effect; malformed action or target.
+ */
+export function compilePolicy(record: PolicyRecord, compiler: PolicyCompiler = defaultPolicyCompiler): CompiledPolicy {
+  return compiler.compile(record);
+}
+
+// One environment for every policy: the standard CEL library, no host functions.
+const environment = celEnv();
+
+function compileRecord(record: PolicyRecord, key: string): CompiledPolicy {
+  const { rule, policyId } = record;
+  if (typeof rule.condition !== "string" || rule.condition.trim() === "") refuse(policyId, "condition is empty");
+  if (rule.condition.length > MAX_CONDITION_LENGTH) refuse(policyId, `condition is longer than ${MAX_CONDITION_LENGTH} characters`);
+  if (!EFFECTS.includes(rule.effect)) refuse(policyId, `effect must be one of ${EFFECTS.join(", ")}`);
+  const badAction = rule.actions.find((action) => !isWellFormedPermission(action));
+  if (badAction !== undefined) refuse(policyId, `action "${badAction.slice(0, 64)}" is not of the form resource:action`);
+  const targets: PolicyTarget[] = [];
+  for (const entry of record.appliesTo) {
+    const target = parsePolicyTarget(entry, record.tenantId);
+    if (target === null) refuse(policyId, `applies_to entry "${entry.slice(0, 64)}" is not contract:<name>, role:<name> or tenant:<id>`);
+    else targets.push(target);
+  }
+  let program: (activation: PolicyActivation) => CelResult;
+  try {
+    program = plan(environment, parse(rule.condition));
+  } catch (error) {
+    const { message, location } = describeParseError(error);
+    refuse(policyId, message, location === null ? {} : { line: String(location.line), column: String(location.column) });
+  }
+  return {
+    key,
+    policyId,
+    version: record.version,
+    effect: rule.effect,
+    actions: Object.freeze([...rule.actions]),
+    targets: Object.freeze(targets.length === 0 ? [{ kind: "all" } as const] : targets),
+    coversAction: actionMatcher(rule.actions),
+    evaluate: (activation) => runProgram(program, activation),
+  };
+}
+
+/** Callers use a handful of fixed actions, so each answer is remembered (boundedly) per policy. */
+const MAX_REMEMBERED_ACTIONS = 64;
+
+/**
+ * Builds the action filter of a rule: empty `actions` cover everything, otherwise
+ * an action is covered when one entry matches it as a permission would.
+ *
+ * @param actions - The rule's actions.
+ * @returns A predicate over actions.
+ */
+export function actionMatcher(actions: readonly string[]): (action: string) => boolean {
+  if (actions.length === 0) return () => true;
+  const remembered = new Map<string, boolean>();
+  return (action) => {
+    let covered = remembered.get(action);
+    if (covered === undefined) {
+      covered = actions.some((allowed) => permissionMatches(allowed, action));
+      if (remembered.size < MAX_REMEMBERED_ACTIONS) remembered.set(action, covered);
+    }
+    return covered;
+  };
+}
+
+function refuse(policyId: string, error: string, extra: Record<string, string> = {}): never {
+  throw new EnterpriseError("INVALID_ARGUMENT", {
+    message: "The policy cannot be compiled.",
+    details: { policy_id: policyId, error, ...extra },
+  });
+}
+
+function runProgram(program: (activation: PolicyActivation) => CelResult, activation: PolicyActivation): PolicyOutcome {
+  try {
+    const result = program(activation);
+    if (isCelError(result)) return { kind: "error", message: result.message };
+    if (typeof result !== "boolean") return { kind: "error", message: "condition did not evaluate to a bool" };
+    return result ? MATCH : NO_MATCH;
+  } catch (error) {
+    return { kind: "error", message: error instanceof Error ? error.message : "evaluation failed" };
+  }
+}
+
+const MATCH: PolicyOutcome = Object.freeze({ kind: "match" });
+const NO_MATCH: PolicyOutcome = Object.freeze({ kind: "no-match" });
+
+function describeParseError(error: unknown): { message: string; location: { line: number; column: number } | null } {
+  if (!(error instanceof Error)) return { message: "condition is not valid CEL", location: null };
+  const detail = error as Error & { rawMessage?: unknown; location?: { start?: { line?: unknown; column?: unknown } } };
+  const message = typeof detail.rawMessage === "string" ? detail.rawMessage : error.message;
+  const line = detail.location?.start?.line;
+  const column = detail.location?.start?.column;
+  return {
+    message: `syntax error: ${message}`.slice(0, 512),
+    location: typeof line === "number" && typeof column === "number" ? { line, column } : null,
+  };
+}

@@ -1,0 +1,56 @@
+import { createPublicKey } from "node:crypto";
+import { openStore } from "../storage/index.ts";
+import { loadHostConfig } from "../config.ts";
+import type { HostConfigSources } from "../config.ts";
+import { nodeHasher, nodeSignatureVerifier, rawEd25519PublicKey } from "../crypto/node-crypto-ports.ts";
+import { verifyAuditLog } from "@aesp/core/audit";
+import type { AuditVerification } from "@aesp/core/audit";
+import type { AuditRecord } from "@aesp/core";
+
+/**
+ * Verifies the whole audit log in a Host's store, offline (the Host need not run).
+ *
+ * The trusted key is the PEM given by the auditor (`--key`); without one, the public
+ * keys stored beside the log are used — convenient, but only as trustworthy as the store.
+ */
+export async function verifyAuditStore(
+  options: HostConfigSources & { publicKeyPem?: string; onProgress?: (verified: number, total: number) => void },
+): Promise<AuditVerification & { checkpoints: number; trustedKeySource: "given" | "store" }> {
+  const config = await loadHostConfig(options);
+  const v = config.values;
+  const store = await openStore(
+    v["storage.kind"] === "postgres"
+      ? { kind: "postgres", connectionString: v["storage.postgres_url"], schema: v["storage.postgres_schema"] }
+      : { kind: "sqlite", path: config.sqlitePath },
+  );
+  try {
+    const keyName = v["audit.origin"];
+    const trustedKeys =
+      options.publicKeyPem !== undefined
+        ? [{ keyName, publicKey: rawEd25519PublicKey(createPublicKey(options.publicKeyPem)) }]
+        : (await store.platform.keys.list("audit-signing")).map((k) => ({ keyName, publicKey: rawEd25519PublicKey(createPublicKey(k.publicKeyPem)) }));
+    const head = await store.platform.auditLog.head();
+    const checkpoints = await store.platform.auditLog.listCheckpoints();
+    const log = store.platform.auditLog;
+    async function* records(): AsyncGenerator<AuditRecord> {
+      const page = 10_000;
+      for (let from = 0; ; from += page) {
+        const batch = await log.readRange(from, page);
+        yield* batch;
+        if (batch.length < page) return;
+      }
+    }
+    const result = await verifyAuditLog({
+      records: records(),
+      checkpoints,
+      trustedKeys,
+      hasher: nodeHasher,
+      verifier: nodeSignatureVerifier,
+      origin: keyName,
+      ...(options.onProgress === undefined ? {} : { onProgress: (n: number) => options.onProgress?.(n, head.size) }),
+    });
+    return { ...result, checkpoints: checkpoints.length, trustedKeySource: options.publicKeyPem === undefined ? "store" : "given" };
+  } finally {
+    await store.close();
+  }
+}

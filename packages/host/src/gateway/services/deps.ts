@@ -1,0 +1,56 @@
+import type {
+  Authenticator,
+  Clock,
+  ContractRegistry,
+  GovernanceService,
+  IdSource,
+  IdentityService,
+  PipelineDeps,
+  PolicyRegistry,
+  RuntimeDirectory,
+  RuntimeEnrollment,
+  SessionManager,
+  Store,
+  TenantAdmin,
+  TenantDirectory,
+} from "@aesp/core";
+
+/** Public facts about this Host, served by HostService.GetHostInfo. */
+export interface HostInfo {
+  readonly version: string;
+  readonly trustDomain: string;
+  readonly caCertificatePem: string;
+  readonly auditKeys: readonly { keyId: string; publicKeyRaw: Uint8Array; publicKeyPem: string; verifierKey: string; createdAt: number; retiredAt: number | null }[];
+}
+
+/** The core use-cases the gateway's services call; wired in main.ts. */
+export interface GatewayDeps {
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly store: Store;
+  readonly authenticator: Authenticator;
+  readonly identity: IdentityService;
+  readonly tenantAdmin: TenantAdmin;
+  readonly tenants: TenantDirectory;
+  readonly sessions: SessionManager;
+  readonly contracts: ContractRegistry;
+  readonly governance: GovernanceService;
+  readonly policies: PolicyRegistry;
+  readonly enrollment: RuntimeEnrollment;
+  readonly runtimes: RuntimeDirectory;
+  readonly pipeline: PipelineDeps;
+  readonly hostInfo: HostInfo;
+  /** Details of live runtime connections, for ListRuntimes. */
+  readonly describeConnections: (tenantId: string) => ConnectionInfo[];
+}
+
+export interface ConnectionInfo {
+  readonly runtimeId: string;
+  readonly healthy: boolean;
+  readonly inFlight: number;
+  readonly acceptedContracts: readonly string[];
+  readonly connectedSince: number;
+  readonly lastHeartbeat: number;
+  readonly language: string;
+  readonly version: string;
+}

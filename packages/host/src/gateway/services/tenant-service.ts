@@ -1,0 +1,28 @@
+import type { HandlerContext } from "@connectrpc/connect";
+import type { CreateTenantRequest, GetTenantRequest, ResumeTenantRequest, SuspendTenantRequest } from "@aesp/proto/tenant";
+import type { TenantRecord } from "@aesp/core";
+import { callerOf, originOf } from "../context.ts";
+import type { GatewayDeps } from "./deps.ts";
+
+const tenantToWire = (t: TenantRecord) => ({ tenantId: t.tenantId, displayName: t.displayName, status: t.status, createdAtUnixMs: BigInt(t.createdAt) });
+
+/** TenantService: the Tenant Manager's API (platform administrators). */
+export function tenantService(deps: GatewayDeps) {
+  return {
+    async createTenant(req: CreateTenantRequest, ctx: HandlerContext) {
+      return { tenant: tenantToWire(await deps.tenantAdmin.create(callerOf(ctx), originOf(ctx), { tenantId: req.tenantId, displayName: req.displayName })) };
+    },
+    async getTenant(req: GetTenantRequest, ctx: HandlerContext) {
+      return { tenant: tenantToWire(await deps.tenantAdmin.get(callerOf(ctx), req.tenantId)) };
+    },
+    async listTenants(_req: unknown, ctx: HandlerContext) {
+      return { tenants: (await deps.tenantAdmin.list(callerOf(ctx))).map(tenantToWire), nextCursor: "" };
+    },
+    async suspendTenant(req: SuspendTenantRequest, ctx: HandlerContext) {
+      return { tenant: tenantToWire(await deps.tenantAdmin.setStatus(callerOf(ctx), originOf(ctx), req.tenantId, "SUSPENDED")) };
+    },
+    async resumeTenant(req: ResumeTenantRequest, ctx: HandlerContext) {
+      return { tenant: tenantToWire(await deps.tenantAdmin.setStatus(callerOf(ctx), originOf(ctx), req.tenantId, "ACTIVE")) };
+    },
+  };
+}

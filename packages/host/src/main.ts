@@ -1,0 +1,301 @@
+/**
+ * The composition root: load config → open stores and keys → build the core
+ * use-cases → start the API gateway and the runtime plane. The only file that
+ * knows every concrete adapter.
+ */
+import "reflect-metadata";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { readFile } from "node:fs/promises";
+import type { Logger } from "pino";
+import {
+  Authenticator,
+  ContractRegistry,
+  EnterpriseError,
+  GovernanceService,
+  IdentityService,
+  PolicyRegistry,
+  RuntimeAdmission,
+  RuntimeDirectory,
+  RuntimeEnrollment,
+  SessionManager,
+  TenantAdmin,
+  TenantDirectory,
+} from "@aesp/core";
+import type { PipelineDeps, Store } from "@aesp/core";
+import { AuditLog } from "@aesp/core/audit";
+import { auditRecorder } from "./audit/recorder.ts";
+import { loadHostConfig } from "./config.ts";
+import type { HostConfigSources } from "./config.ts";
+import { loadOrCreateMasterKey } from "./crypto/master-key.ts";
+import { loadOrCreateKey } from "./crypto/key-material.ts";
+import { createEd25519Signer, nodeHasher, nodeIdSource, rawEd25519PublicKey, ScryptSecretHasher, systemClock } from "./crypto/node-crypto-ports.ts";
+import { startGateway } from "./gateway/server.ts";
+import type { Gateway } from "./gateway/server.ts";
+import { JwtAccessTokens } from "./identity/jwt-access-tokens.ts";
+import { createLogger } from "./observability/logger.ts";
+import { HostMetrics } from "./observability/metrics.ts";
+import { CertificateAuthority } from "./pki/certificate-authority.ts";
+import { startRuntimePlane } from "./runtime-plane/server.ts";
+import type { RuntimePlane } from "./runtime-plane/server.ts";
+import { openStore } from "./storage/index.ts";
+import { formatVerifierKey } from "@aesp/core/audit";
+
+/** The Host's version, reported by GetHostInfo. */
+export const hostVersion = "0.1.0";
+
+/** Options of {@link startHost}. */
+export interface StartHostOptions extends HostConfigSources {
+  /** Where structured logs go; tests use "silent". Default stdout. */
+  readonly logDestination?: "stdout" | "stderr" | "silent";
+}
+
+/** A running Host. */
+export interface RunningHost {
+  readonly gatewayUrl: string;
+  readonly runtimePlaneUrl: string;
+  readonly dataDir: string;
+  readonly caCertificatePem: string;
+  /** Printed once: non-null only on the very first start of a data store. */
+  readonly bootstrapToken: string | null;
+  /** The audit signing key's public half, PEM (for offline verification). */
+  readonly auditPublicKeyPem: string;
+  readonly implementedRpcs: readonly string[];
+  readonly logger: Logger;
+  /** Drains runtimes, stops listening, flushes audit and closes storage. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a Host: the API gateway and the runtime plane, on SQLite by default.
+ * @throws EnterpriseError INVALID_ARGUMENT for bad configuration, UNAVAILABLE when storage cannot be opened.
+ */
+export async function startHost(options: StartHostOptions = {}): Promise<RunningHost> {
+  assertSupportedNode();
+  const config = await loadHostConfig(options);
+  const v = config.values;
+  const logger = createLogger({ level: v["log.level"], destination: options.logDestination ?? "stdout" });
+  const metrics = new HostMetrics();
+  const clock = systemClock;
+  const ids = nodeIdSource;
+
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  if (v.mode === "production") refuseDevDefaults(config.origins, v);
+  else logger.warn({ dataDir: config.dataDir }, "development mode: dev certificates and an embedded store; set mode=production for real deployments (MUST change)");
+
+  const store: Store = await openStore(
+    v["storage.kind"] === "postgres"
+      ? { kind: "postgres", connectionString: v["storage.postgres_url"], schema: v["storage.postgres_schema"] }
+      : { kind: "sqlite", path: config.sqlitePath },
+  );
+  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, "shutdown step failed"));
+  };
+  try {
+    const masterKey = await loadOrCreateMasterKey({ dataDir: config.dataDir, env: options.env ?? {} });
+    const ca = await CertificateAuthority.open({ keys: store.platform.keys, masterKey, trustDomain: v.trust_domain, clock, ids });
+    const tokenKey = await loadOrCreateKey(store.platform.keys, masterKey, "token-signing", "Ed25519", clock, ids);
+    const auditKey = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, ids);
+
+    const auditLog = new AuditLog(
+      { store: store.platform.auditLog, hasher: nodeHasher, signer: createEd25519Signer(auditKey.record.keyId, auditKey.privateKey), clock, ids },
+      { origin: v["audit.origin"], checkpointEvery: v["audit.checkpoint_every"], maxBatch: v["audit.max_batch"], maxQueued: v["audit.max_queued"] },
+    );
+    await auditLog.open();
+    closers.push(() => auditLog.close());
+    const audit = auditRecorder(auditLog, metrics);
+    const checkpointTimer = setInterval(() => {
+      const latest = auditLog.latestCheckpoint();
+      if (auditLog.size > (latest?.treeSize ?? 0)) auditLog.checkpoint().catch((err: unknown) => logger.error({ err }, "audit checkpoint failed"));
+    }, v["audit.checkpoint_interval_ms"]);
+    checkpointTimer.unref();
+    closers.push(async () => clearInterval(checkpointTimer));
+
+    const tenants = new TenantDirectory({ store, clock });
+    const tokens = new JwtAccessTokens({
+      issuer: v["identity.token_issuer"],
+      audience: "aesp-api",
+      signing: { keyId: tokenKey.record.keyId, privateKey: tokenKey.privateKey, publicKey: tokenKey.publicKey },
+      verifying: [],
+      clock,
+      ids,
+    });
+    const authenticator = new Authenticator({ tokens, tenants, clock });
+    const identity = new IdentityService({
+      store,
+      clock,
+      ids,
+      hasher: nodeHasher,
+      secrets: new ScryptSecretHasher(),
+      tokens,
+      audit,
+      tenants,
+      options: { platformTenantId: v["identity.platform_tenant"], accessTokenTtlSeconds: v["identity.access_token_ttl_seconds"] },
+    });
+    const bootstrapToken = await identity.initialize();
+    const sessions = new SessionManager({ store, clock, ids, audit, options: { defaultTtlSeconds: v["sessions.default_ttl_seconds"], maxTtlSeconds: v["sessions.max_ttl_seconds"] } });
+    const directory = new RuntimeDirectory({ clock, breaker: { failureThreshold: v["routing.breaker_failure_threshold"], openMs: v["routing.breaker_open_ms"] } });
+    let runtimePlane: RuntimePlane | null = null;
+    const enrollment = new RuntimeEnrollment({
+      store,
+      clock,
+      ids,
+      hasher: nodeHasher,
+      audit,
+      issuer: ca,
+      revocations: { revoked: (tenantId, serial) => runtimePlane?.revoke(tenantId, serial) },
+      options: {
+        joinTokenTtlSeconds: v["runtimes.join_token_ttl_seconds"],
+        maxJoinTokenTtlSeconds: v["runtimes.max_join_token_ttl_seconds"],
+        certificateValiditySeconds: v["runtimes.certificate_validity_seconds"],
+      },
+    });
+    const pipeline: PipelineDeps = {
+      clock,
+      audit,
+      sessions,
+      tenants,
+      runtimes: directory,
+      tenantInFlight: new Map(),
+      options: {
+        defaultTimeoutMs: v["invocation.default_timeout_ms"],
+        maxTimeoutMs: v["invocation.max_timeout_ms"],
+        maxInFlightPerSession: v["invocation.max_in_flight_per_session"],
+        maxInFlightPerTenant: v["invocation.max_in_flight_per_tenant"],
+      },
+    };
+
+    const serverNames = { dnsNames: v["gateway.dns_names"].split(",").map((s) => s.trim()).filter(Boolean), ipAddresses: ["127.0.0.1", "::1"] };
+    const gatewayCert =
+      v["gateway.tls_cert_file"] !== ""
+        ? { certificatePem: await readFile(v["gateway.tls_cert_file"], "utf8"), privateKeyPem: await readFile(v["gateway.tls_key_file"], "utf8") }
+        : await ca.issueServerCertificate(serverNames);
+    const runtimeCert = await ca.issueServerCertificate(serverNames);
+
+    runtimePlane = await startRuntimePlane(
+      { clock, ids, admission: new RuntimeAdmission({ store, clock, audit, tenants }), directory, audit, logger, metrics },
+      {
+        host: v["runtime_plane.host"],
+        port: v["runtime_plane.port"],
+        trustDomain: v.trust_domain,
+        caCertificatePem: ca.caCertificatePem,
+        certificatePem: runtimeCert.certificatePem,
+        privateKeyPem: runtimeCert.privateKeyPem,
+        heartbeatIntervalMs: v["runtime_plane.heartbeat_interval_ms"],
+        maxInFlightPerRuntime: v["runtime_plane.max_in_flight_per_runtime"],
+        maxMessageBytes: v["runtime_plane.max_message_bytes"],
+        announceTimeoutMs: 10_000,
+      },
+    );
+    const plane = runtimePlane;
+    closers.push(() => plane.close(5_000));
+
+    const auditPublicRaw = rawEd25519PublicKey(auditKey.publicKey);
+    const gateway: Gateway = await startGateway(
+      {
+        clock,
+        ids,
+        store,
+        authenticator,
+        identity,
+        tenantAdmin: new TenantAdmin({ store, clock, audit, tenants, platformTenantId: v["identity.platform_tenant"] }),
+        tenants,
+        sessions,
+        contracts: new ContractRegistry({ store, clock, audit, tenants }),
+        governance: new GovernanceService({ store, clock, ids, audit, tenants, options: { defaultExpirySeconds: v["governance.approval_expiry_seconds"], defaultApprovers: ["role:approver"] } }),
+        policies: new PolicyRegistry({ store, clock, ids, audit }),
+        enrollment,
+        runtimes: directory,
+        pipeline,
+        hostInfo: {
+          version: hostVersion,
+          trustDomain: v.trust_domain,
+          caCertificatePem: ca.caCertificatePem,
+          auditKeys: [
+            {
+              keyId: auditKey.record.keyId,
+              publicKeyRaw: auditPublicRaw,
+              publicKeyPem: auditKey.record.publicKeyPem,
+              verifierKey: formatVerifierKey({ keyName: v["audit.origin"], publicKey: auditPublicRaw }, nodeHasher),
+              createdAt: auditKey.record.createdAt,
+              retiredAt: auditKey.record.retiredAt,
+            },
+          ],
+        },
+        describeConnections: (tenantId) =>
+          plane
+            .connections()
+            .filter((c) => c.tenantId === tenantId)
+            .map((c) => ({
+              runtimeId: c.runtimeId,
+              healthy: c.isHealthy(clock.now()),
+              inFlight: c.inFlight,
+              acceptedContracts: [...c.contracts],
+              connectedSince: c.connectedAt,
+              lastHeartbeat: c.lastHeartbeat,
+              language: c.facts.language,
+              version: c.facts.version,
+            })),
+      },
+      {
+        host: v["gateway.host"],
+        port: v["gateway.port"],
+        certificatePem: gatewayCert.certificatePem,
+        privateKeyPem: gatewayCert.privateKeyPem,
+        maxRequestBytes: v["gateway.max_request_bytes"],
+        rateLimitPerIp: v["gateway.rate_limit_per_ip"],
+        rateLimitPerPrincipal: v["gateway.rate_limit_per_principal"],
+      },
+      { logger, metrics, audit, ready: () => store.ping() },
+    );
+    closers.push(() => gateway.close());
+
+    const caPath = path.join(config.dataDir, "ca.pem");
+    await writeFile(caPath, ca.caCertificatePem);
+    const auditKeyPath = path.join(config.dataDir, "audit-public-key.pem");
+    await writeFile(auditKeyPath, auditKey.record.publicKeyPem);
+    await chmod(config.dataDir, 0o700);
+    logger.info({ gateway: gateway.url, runtimePlane: plane.url, storage: store.kind }, "AESP Host started");
+
+    let closed = false;
+    return {
+      gatewayUrl: gateway.url,
+      runtimePlaneUrl: plane.url,
+      dataDir: config.dataDir,
+      caCertificatePem: ca.caCertificatePem,
+      bootstrapToken,
+      auditPublicKeyPem: auditKey.record.publicKeyPem,
+      implementedRpcs: gateway.implementedRpcs,
+      logger,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await closeAll();
+        logger.flush();
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** Refuses to run on Node older than 22.12, with a message saying what to do. */
+export function assertSupportedNode(version = process.versions.node): void {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  if (major < 22 || (major === 22 && minor < 12)) {
+    throw new EnterpriseError("INVALID_ARGUMENT", {
+      message: `AESP Host needs Node.js 22.12 or newer (found ${version}). Install Node 24 LTS and retry.`,
+    });
+  }
+}
+
+function refuseDevDefaults(origins: Record<string, string>, values: Record<string, unknown>): void {
+  const problems: string[] = [];
+  if (values["gateway.tls_cert_file"] === "") problems.push("gateway.tls_cert_file (an enterprise certificate for the gateway)");
+  if (origins["data_dir"] === "default") problems.push("data_dir (set an explicit, backed-up location)");
+  if (problems.length > 0) {
+    throw new EnterpriseError("INVALID_ARGUMENT", { message: `mode=production refuses development defaults; set: ${problems.join("; ")}.` });
+  }
+}

@@ -1,0 +1,10 @@
+/** Every migration, in the order they apply. Append new ones; never edit or reorder applied ones. */
+import { initialSchema } from "./0001-initial.ts";
+import type { Migration } from "./migration.ts";
+
+export { migrate } from "./runner.ts";
+export type { ColumnTypes, Migration } from "./migration.ts";
+export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
+
+/** The migrations of this Host version. */
+export const migrations: readonly Migration[] = [initialSchema];

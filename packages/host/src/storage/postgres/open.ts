@@ -1,0 +1,55 @@
+/**
+ * Creates the `pg` pool a PostgreSQL Store runs on.
+ */
+import pg from "pg";
+import { EnterpriseError } from "../../../../core/src/errors.ts";
+import { isSafeSchemaName } from "../migrations/runner.ts";
+
+/** The OID of PostgreSQL's int8 (bigint). */
+const INT8_OID = 20;
+
+/** Type parsers for this pool only: `pg.types` is process-global and shared with other code. */
+const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+    // Epoch milliseconds, sequence numbers and counts all fit in 2^53; `pg`
+    // would otherwise return every bigint as a string.
+    if (oid === INT8_OID && format !== "binary") return (value: string) => Number(value);
+    return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig["getTypeParser"],
+};
+
+/** How a PostgreSQL Store connects. */
+export interface PostgresPoolOptions {
+  connectionString: string;
+  /** Tables live in this schema (created if missing); it becomes every connection's search_path. */
+  schema?: string;
+  /** Maximum connections. Default 10. */
+  poolSize?: number;
+}
+
+/**
+ * A connection pool whose connections parse bigint as number and, when
+ * `schema` is given, start with `search_path` set to it.
+ *
+ * @throws EnterpriseError INVALID_ARGUMENT when the schema name is unusable.
+ */
+export function createPostgresPool(options: PostgresPoolOptions): pg.Pool {
+  const { schema } = options;
+  if (schema !== undefined && !isSafeSchemaName(schema)) {
+    throw new EnterpriseError("INVALID_ARGUMENT", { message: "The PostgreSQL schema name is not a plain identifier.", details: { field: "schema" } });
+  }
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    types: typeParsers,
+    // A startup parameter, so the path is in force before the first query on
+    // every connection the pool ever opens, with no extra round trip.
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+  });
+  // An idle connection that dies (server restart, network) is dropped by the
+  // pool and replaced on next use; without a listener the event would crash the process.
+  pool.on("error", () => {});
+  return pool;
+}

@@ -1,0 +1,39 @@
+/** Assembles the stores of one tenant. */
+import type { TenantStores } from "../../../../core/src/ports.ts";
+import type { StoreContext } from "../context.ts";
+import { KyselyApiKeyStore } from "./api-keys.ts";
+import { KyselyApprovalStore } from "./approvals.ts";
+import { KyselyTenantAuditReader } from "./audit-reader.ts";
+import { KyselyCertificateStore } from "./certificates.ts";
+import { KyselyContractStore } from "./contracts.ts";
+import { KyselyJoinTokenStore } from "./join-tokens.ts";
+import { KyselyPolicyStore } from "./policies.ts";
+import { KyselyPrincipalStore } from "./principals.ts";
+import { KyselyRoleStore } from "./roles.ts";
+import { KyselyRuntimeRegistrationStore } from "./runtimes.ts";
+import { KyselySessionStore } from "./sessions.ts";
+
+export { policyCursor } from "./policies.ts";
+
+/**
+ * Every store of `tenantId`, each bound to it for life.
+ *
+ * @param context - the database handle (root or transaction).
+ * @param tenantId - a non-empty tenant id, validated by the caller.
+ */
+export function createTenantStores(context: StoreContext, tenantId: string): TenantStores {
+  return Object.freeze({
+    tenantId,
+    principals: new KyselyPrincipalStore(context, tenantId),
+    apiKeys: new KyselyApiKeyStore(context, tenantId),
+    sessions: new KyselySessionStore(context, tenantId),
+    contracts: new KyselyContractStore(context, tenantId),
+    policies: new KyselyPolicyStore(context, tenantId),
+    roles: new KyselyRoleStore(context, tenantId),
+    approvals: new KyselyApprovalStore(context, tenantId),
+    runtimes: new KyselyRuntimeRegistrationStore(context, tenantId),
+    joinTokens: new KyselyJoinTokenStore(context, tenantId),
+    certificates: new KyselyCertificateStore(context, tenantId),
+    audit: new KyselyTenantAuditReader(context, tenantId),
+  });
+}

@@ -1,0 +1,12 @@
+import { openStore, benchAuditAppend } from "/work/main/packages/host/src/storage/index.ts";
+import pg from "pg";
+const schema = "aesp_smoke_" + Math.random().toString(36).slice(2, 8);
+const p = await openStore({ kind: "postgres", connectionString: "postgres://postgres@127.0.0.1:5432/test", schema });
+for (const b of [500, 1000, 2000, 5000]) console.log(b, await benchAuditAppend(p, { events: 20000, batchSize: b }));
+await p.close();
+const s = await openStore({ kind: "sqlite", path: "/tmp/aesp-smoke/d2/x.db" });
+for (const b of [500, 1000, 2000, 5000]) console.log(b, await benchAuditAppend(s, { events: 20000, batchSize: b }));
+await s.close();
+const c = new pg.Client({ connectionString: "postgres://postgres@127.0.0.1:5432/test" }); await c.connect(); 
+console.log((await c.query("show synchronous_commit")).rows, (await c.query("show fsync")).rows, (await c.query("show wal_sync_method")).rows);
+await c.query(`drop schema ${schema} cascade`); await c.end();
