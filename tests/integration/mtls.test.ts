@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import { once } from "node:events";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -79,7 +79,7 @@ function runOpenssl(args: readonly string[]): Promise<{ exitCode: number | null;
   });
 }
 
-describe("runtime plane mutual TLS", () => {
+void describe("runtime plane mutual TLS", () => {
   let workDir: string;
   let masterKey: MasterKey;
   let keys: MemoryKeyStore;
@@ -177,7 +177,7 @@ describe("runtime plane mutual TLS", () => {
     await rm(workDir, { recursive: true, force: true });
   });
 
-  test("an enrolled runtime connects over TLS 1.3 and the handler sees its identity", async () => {
+  void test("an enrolled runtime connects over TLS 1.3 and the handler sees its identity", async () => {
     const runtime = await enrolled("acme", "rt_weather");
     const result = await attempt({ cert: runtime.certificatePem, key: runtime.privateKeyPem });
     assert.equal(result.kind, "response");
@@ -196,26 +196,26 @@ describe("runtime plane mutual TLS", () => {
     assert.match(identity.issuer, /CN=AESP Host CA aesp\.test/);
   });
 
-  test("an Ed25519 runtime key is certified and accepted", async () => {
+  void test("an Ed25519 runtime key is certified and accepted", async () => {
     const runtime = await enrolled("acme", "rt_ed", "ed25519");
     const result = await attempt({ cert: runtime.certificatePem, key: runtime.privateKeyPem });
     assert.ok(result.kind === "response", JSON.stringify(result));
     assert.equal(result.body.identity?.runtimeId, "rt_ed");
   });
 
-  test("a client without a certificate is refused in the handshake", async () => {
+  void test("a client without a certificate is refused in the handshake", async () => {
     const result = await attempt({});
     assert.deepEqual(result, { kind: "refused", alert: "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED" });
   });
 
-  test("a TLS 1.2-only client is refused, from Node and from openssl s_client", async () => {
+  void test("a TLS 1.2-only client is refused, from Node and from openssl s_client", async () => {
     const runtime = await enrolled();
     const result = await attempt({ cert: runtime.certificatePem, key: runtime.privateKeyPem, maxVersion: "TLSv1.2" });
     assert.deepEqual(result, { kind: "refused", alert: "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION" });
 
     const files = join(workDir, "openssl");
     await rm(files, { recursive: true, force: true });
-    await import("node:fs/promises").then((fs) => fs.mkdir(files));
+    await mkdir(files);
     await writeFile(join(files, "ca.pem"), ca.caCertificatePem);
     await writeFile(join(files, "cert.pem"), runtime.certificatePem);
     await writeFile(join(files, "key.pem"), runtime.privateKeyPem, { mode: 0o600 });
@@ -233,7 +233,7 @@ describe("runtime plane mutual TLS", () => {
     assert.match(tls13.output, /ALPN protocol: h2/);
   });
 
-  test("a certificate from another (attacker) CA is refused in the handshake", async () => {
+  void test("a certificate from another (attacker) CA is refused in the handshake", async () => {
     const attackerCa = await CertificateAuthority.open({ keys: new MemoryKeyStore(), masterKey, trustDomain: TRUST_DOMAIN, clock: systemClock });
     const key = newClientKey();
     // Same subject, same SPIFFE ID as a genuine runtime: only the issuer differs.
@@ -246,7 +246,7 @@ describe("runtime plane mutual TLS", () => {
     assert.equal(result.kind, "refused");
   });
 
-  test("an expired certificate is refused in the handshake", async () => {
+  void test("an expired certificate is refused in the handshake", async () => {
     const key = newClientKey();
     const now = Date.now();
     const expired = await ca.issueClientCertificate({
@@ -261,7 +261,7 @@ describe("runtime plane mutual TLS", () => {
     assert.equal(result.kind, "refused");
   });
 
-  test("a certificate that expires during a connection's life is refused by the per-stream check", async () => {
+  void test("a certificate that expires during a connection's life is refused by the per-stream check", async () => {
     const runtime = await enrolled("acme", "rt_late");
     serverNow = runtime.notAfter + 1;
     try {
@@ -274,7 +274,7 @@ describe("runtime plane mutual TLS", () => {
     }
   });
 
-  test("a revoked serial is rejected by checkPeerCertificate", async () => {
+  void test("a revoked serial is rejected by checkPeerCertificate", async () => {
     const runtime = await enrolled("acme", "rt_revoked");
     const before = await attempt({ cert: runtime.certificatePem, key: runtime.privateKeyPem });
     assert.ok(before.kind === "response" && before.status === 200, JSON.stringify(before));
@@ -285,7 +285,7 @@ describe("runtime plane mutual TLS", () => {
     assert.deepEqual(afterRevocation.body, { code: "CERTIFICATE_INVALID", reason: "revoked" });
   });
 
-  test("a URI SAN of another shape, two SPIFFE SANs, or none, are rejected", async () => {
+  void test("a URI SAN of another shape, two SPIFFE SANs, or none, are rejected", async () => {
     const cases: Array<{ uris: string[]; dnsNames?: string[]; why: string }> = [
       { uris: [`spiffe://${TRUST_DOMAIN}/runtime/rt_1`], why: "no tenant segment" },
       { uris: [`spiffe://${TRUST_DOMAIN}/tenant/acme/runtime/rt_1/extra`], why: "extra segment" },
@@ -308,7 +308,7 @@ describe("runtime plane mutual TLS", () => {
     }
   });
 
-  test("a SPIFFE ID of another trust domain is rejected", async () => {
+  void test("a SPIFFE ID of another trust domain is rejected", async () => {
     const key = newClientKey();
     const issued = await ca.issueClientCertificate({ publicKeyPem: key.publicKeyPem, uris: ["spiffe://evil.test/tenant/acme/runtime/rt_1"] });
     const result = await attempt({ cert: issued.certificatePem, key: key.privateKeyPem });
@@ -316,7 +316,7 @@ describe("runtime plane mutual TLS", () => {
     assert.deepEqual(result.body, { code: "CERTIFICATE_INVALID", reason: "wrong_trust_domain" });
   });
 
-  test("the Host's own server certificate cannot be used as a runtime client certificate", async () => {
+  void test("the Host's own server certificate cannot be used as a runtime client certificate", async () => {
     const serverCertificate = await ca.issueServerCertificate({ dnsNames: ["rt.acme.example"] });
     // Signed by the trusted CA, but for serverAuth only: OpenSSL's ssl_client purpose check refuses it.
     assert.deepEqual(new X509Certificate(serverCertificate.certificatePem).keyUsage, ["1.3.6.1.5.5.7.3.1"]);
@@ -324,7 +324,7 @@ describe("runtime plane mutual TLS", () => {
     assert.equal(result.kind, "refused");
   });
 
-  test("the CA refuses runtime keys that are not EC P-256/P-384 or Ed25519 SPKI", async () => {
+  void test("the CA refuses runtime keys that are not EC P-256/P-384 or Ed25519 SPKI", async () => {
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
     const p521 = generateKeyPairSync("ec", { namedCurve: "secp521r1" });
     const ec = newClientKey();
@@ -350,7 +350,7 @@ describe("runtime plane mutual TLS", () => {
     assert.equal(issued.spiffeId, `spiffe://${TRUST_DOMAIN}/tenant/acme/runtime/rt_384`);
   });
 
-  test("a master key file readable by others (0644) is refused", async () => {
+  void test("a master key file readable by others (0644) is refused", async () => {
     const dataDir = join(workDir, "loose");
     const created = await loadOrCreateMasterKey({ dataDir, env: {} });
     assert.equal(created.source, "file");
@@ -362,7 +362,7 @@ describe("runtime plane mutual TLS", () => {
     });
   });
 
-  test("a sealed key does not open under another key id (AAD) or another master key", async () => {
+  void test("a sealed key does not open under another key id (AAD) or another master key", async () => {
     const secret = Buffer.from("pkcs8 bytes stand-in");
     const sealed = sealPrivateKey(masterKey, secret, "ca-1");
     assert.deepEqual(openPrivateKey(masterKey, sealed, "ca-1"), secret);
@@ -371,7 +371,7 @@ describe("runtime plane mutual TLS", () => {
     assert.throws(() => openPrivateKey(otherMasterKey, sealed, "ca-1"), KeyProtectionError);
   });
 
-  test("a CA key record moved under another key id fails to load", async () => {
+  void test("a CA key record moved under another key id fails to load", async () => {
     const store = new MemoryKeyStore();
     await CertificateAuthority.open({ keys: store, masterKey, trustDomain: TRUST_DOMAIN, clock: systemClock });
     const genuine = store.records.get("ca-1");
@@ -384,7 +384,7 @@ describe("runtime plane mutual TLS", () => {
     );
   });
 
-  test("the CA persists: opening again over the same store yields the same root, sealed at rest", async () => {
+  void test("the CA persists: opening again over the same store yields the same root, sealed at rest", async () => {
     const again = await CertificateAuthority.open({ keys, masterKey, trustDomain: TRUST_DOMAIN, clock: systemClock });
     assert.equal(again.caCertificatePem, ca.caCertificatePem);
     assert.equal(again.keyId, ca.keyId);
@@ -400,7 +400,7 @@ describe("runtime plane mutual TLS", () => {
     assert.ok(result.kind === "response" && result.status === 200, JSON.stringify(result));
   });
 
-  test("two Hosts opening the CA at once over one store converge on one root", async () => {
+  void test("two Hosts opening the CA at once over one store converge on one root", async () => {
     const shared = new MemoryKeyStore();
     const [first, second] = await Promise.all([
       CertificateAuthority.open({ keys: shared, masterKey, trustDomain: TRUST_DOMAIN, clock: systemClock }),

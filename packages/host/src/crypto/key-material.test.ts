@@ -15,7 +15,7 @@ import { nodeIdSource } from "./node-crypto-ports.ts";
 
 const POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
 
-describe("loadOrCreateKey", () => {
+void describe("loadOrCreateKey", () => {
   let dir: string;
   let masterKey: MasterKey;
   let clockNow = 1_700_000_000_000;
@@ -38,7 +38,7 @@ describe("loadOrCreateKey", () => {
     }
   }
 
-  test("creates a sealed key on first use and returns the same key afterwards", async () => {
+  void test("creates a sealed key on first use and returns the same key afterwards", async () => {
     await withSqlite("reuse", async (store) => {
       const created = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, nodeIdSource);
       assert.equal(created.record.keyId, "audit-signing-1");
@@ -60,7 +60,7 @@ describe("loadOrCreateKey", () => {
     });
   });
 
-  test("keeps purposes apart and generates P-256 keys for ECDSA-P256", async () => {
+  void test("keeps purposes apart and generates P-256 keys for ECDSA-P256", async () => {
     await withSqlite("purposes", async (store) => {
       const token = await loadOrCreateKey(store.platform.keys, masterKey, "token-signing", "ECDSA-P256", clock, nodeIdSource);
       const audit = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, nodeIdSource);
@@ -71,7 +71,7 @@ describe("loadOrCreateKey", () => {
     });
   });
 
-  test("after the current key is retired, the next generation is created", async () => {
+  void test("after the current key is retired, the next generation is created", async () => {
     await withSqlite("rotation", async (store) => {
       const first = await loadOrCreateKey(store.platform.keys, masterKey, "token-signing", "Ed25519", clock, nodeIdSource);
       clockNow += 1000;
@@ -82,7 +82,7 @@ describe("loadOrCreateKey", () => {
     });
   });
 
-  test("refuses a stored key of another algorithm, or under another master key", async () => {
+  void test("refuses a stored key of another algorithm, or under another master key", async () => {
     await withSqlite("mismatch", async (store) => {
       await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, nodeIdSource);
       await assert.rejects(
@@ -94,7 +94,7 @@ describe("loadOrCreateKey", () => {
     });
   });
 
-  test("refuses a record whose public key was replaced (signatures nobody could verify)", async () => {
+  void test("refuses a record whose public key was replaced (signatures nobody could verify)", async () => {
     await withSqlite("tamper", async (store) => {
       const genuine = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, nodeIdSource);
       const foreignPublicKey = generateHostKeyPair("Ed25519").publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -103,7 +103,7 @@ describe("loadOrCreateKey", () => {
     });
   });
 
-  test("two Hosts over one SQLite file converge on one key", async () => {
+  void test("two Hosts over one SQLite file converge on one key", async () => {
     const path = join(dir, "shared.db");
     const [hostA, hostB] = await Promise.all([openStore({ kind: "sqlite", path }), openStore({ kind: "sqlite", path })]);
     try {
@@ -120,7 +120,7 @@ describe("loadOrCreateKey", () => {
     }
   });
 
-  test("two Hosts over one PostgreSQL database converge on one key", async () => {
+  void test("two Hosts over one PostgreSQL database converge on one key", async () => {
     const schema = `key_material_test_${process.pid}`;
     const [hostA, hostB] = await Promise.all([
       openStore({ kind: "postgres", connectionString: POSTGRES_URL, schema }),

@@ -13,7 +13,7 @@ import {
   type MasterKey,
 } from "./master-key.ts";
 
-describe("master key", () => {
+void describe("master key", () => {
   let root: string;
   let counter = 0;
   const freshDir = (): string => join(root, `case-${++counter}`, "data");
@@ -25,7 +25,7 @@ describe("master key", () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  test("is created once with mode 0600 in a 0700 directory, then reloaded unchanged", async () => {
+  void test("is created once with mode 0600 in a 0700 directory, then reloaded unchanged", async () => {
     const dataDir = freshDir();
     const first = await loadOrCreateMasterKey({ dataDir, env: {} });
     assert.equal(first.source, "file");
@@ -38,14 +38,14 @@ describe("master key", () => {
     assert.deepEqual(await readdir(dataDir), ["master.key"], "no temporary file is left behind");
   });
 
-  test("Hosts starting at once over one data directory agree on one key", async () => {
+  void test("Hosts starting at once over one data directory agree on one key", async () => {
     const dataDir = freshDir();
     const keys = await Promise.all(Array.from({ length: 8 }, () => loadOrCreateMasterKey({ dataDir, env: {} })));
     for (const key of keys) assert.ok(key.key.equals(keys[0]!.key));
     assert.deepEqual(await readdir(dataDir), ["master.key"]);
   });
 
-  test("the environment variable wins over the file and is never written to disk", async () => {
+  void test("the environment variable wins over the file and is never written to disk", async () => {
     const dataDir = freshDir();
     const text = generateMasterKeyText();
     const fromEnv = await loadOrCreateMasterKey({ dataDir, env: { [MASTER_KEY_ENV]: text } });
@@ -54,19 +54,19 @@ describe("master key", () => {
     await assert.rejects(stat(dataDir), { code: "ENOENT" });
   });
 
-  test("accepts padded base64url as printed by `basenc --base64url`", async () => {
+  void test("accepts padded base64url as printed by `basenc --base64url`", async () => {
     const raw = Buffer.alloc(32, 7);
     const key = await loadOrCreateMasterKey({ dataDir: freshDir(), env: { [MASTER_KEY_ENV]: `${raw.toString("base64url")}=\n` } });
     assert.deepEqual(key.key.export(), raw);
   });
 
-  test("refuses an environment value of the wrong length or alphabet", async () => {
+  void test("refuses an environment value of the wrong length or alphabet", async () => {
     for (const value of [Buffer.alloc(16).toString("base64url"), Buffer.alloc(33).toString("base64url"), "not base64url!!", "a b"]) {
       await assert.rejects(loadOrCreateMasterKey({ dataDir: freshDir(), env: { [MASTER_KEY_ENV]: value } }), KeyProtectionError, value);
     }
   });
 
-  test("refuses a key file readable by group (0640) or others (0604)", async () => {
+  void test("refuses a key file readable by group (0640) or others (0604)", async () => {
     for (const mode of [0o640, 0o604]) {
       const dataDir = freshDir();
       await loadOrCreateMasterKey({ dataDir, env: {} });
@@ -75,7 +75,7 @@ describe("master key", () => {
     }
   });
 
-  test("refuses a malformed key file and a directory in its place", async () => {
+  void test("refuses a malformed key file and a directory in its place", async () => {
     const truncated = freshDir();
     await mkdir(truncated, { recursive: true });
     await writeFile(join(truncated, "master.key"), "c2hvcnQ\n", { mode: 0o600 });
@@ -87,7 +87,7 @@ describe("master key", () => {
   });
 });
 
-describe("sealed private keys", () => {
+void describe("sealed private keys", () => {
   let masterKey: MasterKey;
   let otherMasterKey: MasterKey;
   const pkcs8 = Buffer.from("a private key, as far as AES-GCM can tell");
@@ -97,7 +97,7 @@ describe("sealed private keys", () => {
     otherMasterKey = await loadOrCreateMasterKey({ dataDir: "/nonexistent", env: { [MASTER_KEY_ENV]: generateMasterKeyText() } });
   });
 
-  test("round-trips in the v1 format with a fresh IV every time", () => {
+  void test("round-trips in the v1 format with a fresh IV every time", () => {
     const first = sealPrivateKey(masterKey, pkcs8, "token-signing-1");
     const second = sealPrivateKey(masterKey, pkcs8, "token-signing-1");
     assert.match(first, /^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
@@ -106,7 +106,7 @@ describe("sealed private keys", () => {
     assert.deepEqual(openPrivateKey(masterKey, second, "token-signing-1"), pkcs8);
   });
 
-  test("does not open with another AAD, another master key, or altered bytes", () => {
+  void test("does not open with another AAD, another master key, or altered bytes", () => {
     const sealed = sealPrivateKey(masterKey, pkcs8, "ca-1");
     assert.throws(() => openPrivateKey(masterKey, sealed, "ca-2"), KeyProtectionError);
     assert.throws(() => openPrivateKey(otherMasterKey, sealed, "ca-1"), KeyProtectionError);
@@ -119,14 +119,14 @@ describe("sealed private keys", () => {
     assert.throws(() => openPrivateKey(masterKey, `${version}.${otherIv.toString("base64url")}.${body}`, "ca-1"), KeyProtectionError);
   });
 
-  test("refuses unknown versions and truncated blobs without trying to decrypt", () => {
+  void test("refuses unknown versions and truncated blobs without trying to decrypt", () => {
     const sealed = sealPrivateKey(masterKey, pkcs8, "ca-1");
     assert.throws(() => openPrivateKey(masterKey, sealed.replace(/^v1\./, "v2."), "ca-1"), /unknown format/);
     assert.throws(() => openPrivateKey(masterKey, sealed.slice(0, 20), "ca-1"), KeyProtectionError);
     assert.throws(() => openPrivateKey(masterKey, `${sealed}.extra`, "ca-1"), /unknown format/);
   });
 
-  test("the error names the key id but never the key material", () => {
+  void test("the error names the key id but never the key material", () => {
     const sealed = sealPrivateKey(masterKey, pkcs8, "audit-signing-3");
     try {
       openPrivateKey(otherMasterKey, sealed, "audit-signing-3");

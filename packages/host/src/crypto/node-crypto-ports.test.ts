@@ -13,24 +13,24 @@ import {
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 
-describe("nodeHasher", () => {
-  test("computes SHA-256 (FIPS 180-2 vector for 'abc')", () => {
+void describe("nodeHasher", () => {
+  void test("computes SHA-256 (FIPS 180-2 vector for 'abc')", () => {
     const digest = nodeHasher.sha256(new TextEncoder().encode("abc"));
     assert.equal(hex(digest), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert.equal(Object.getPrototypeOf(digest), Uint8Array.prototype, "a plain Uint8Array, not a Buffer");
   });
 });
 
-describe("systemClock", () => {
-  test("reads wall-clock milliseconds", () => {
+void describe("systemClock", () => {
+  void test("reads wall-clock milliseconds", () => {
     const before = Date.now();
     const now = systemClock.now();
     assert.ok(now >= before && now <= Date.now());
   });
 });
 
-describe("nodeIdSource", () => {
-  test("ids are <prefix>_<26 Crockford base32 chars> and do not repeat", () => {
+void describe("nodeIdSource", () => {
+  void test("ids are <prefix>_<26 Crockford base32 chars> and do not repeat", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 20_000; i++) {
       const id = nodeIdSource.newId("ses");
@@ -40,18 +40,18 @@ describe("nodeIdSource", () => {
     assert.equal(seen.size, 20_000);
   });
 
-  test("every base32 character is used (no bias to a subset)", () => {
+  void test("every base32 character is used (no bias to a subset)", () => {
     const used = new Set(Array.from({ length: 200 }, () => nodeIdSource.newId("x").slice(2)).join(""));
     assert.equal(used.size, 32);
   });
 
-  test("refuses prefixes that would make ids ambiguous or unsafe in URLs", () => {
+  void test("refuses prefixes that would make ids ambiguous or unsafe in URLs", () => {
     for (const prefix of ["", "Ses", "ses_", "a/b", "9abc", "abcdefghijklmnopq"]) {
       assert.throws(() => nodeIdSource.newId(prefix), RangeError, prefix);
     }
   });
 
-  test("secrets are base64url of the requested length and refuse silly lengths", () => {
+  void test("secrets are base64url of the requested length and refuse silly lengths", () => {
     const secret = nodeIdSource.newSecret(32);
     assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(Buffer.from(secret, "base64url").length, 32);
@@ -60,10 +60,10 @@ describe("nodeIdSource", () => {
   });
 });
 
-describe("ScryptSecretHasher", () => {
+void describe("ScryptSecretHasher", () => {
   const hasher = new ScryptSecretHasher();
 
-  test("hashes as scrypt$16384$8$1$salt$hash with a fresh salt and verifies", async () => {
+  void test("hashes as scrypt$16384$8$1$salt$hash with a fresh salt and verifies", async () => {
     const first = await hasher.hash("correct horse");
     const second = await hasher.hash("correct horse");
     assert.match(first, /^scrypt\$16384\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
@@ -74,14 +74,14 @@ describe("ScryptSecretHasher", () => {
     assert.equal(await hasher.verify("", first), false);
   });
 
-  test("verifies hashes made with other (in-bounds) parameters", async () => {
+  void test("verifies hashes made with other (in-bounds) parameters", async () => {
     const cheap = new ScryptSecretHasher({ N: 2 ** 10, r: 8, p: 1 });
     const stored = await cheap.hash("s3cret");
     assert.match(stored, /^scrypt\$1024\$8\$1\$/);
     assert.equal(await hasher.verify("s3cret", stored), true);
   });
 
-  test("treats malformed or out-of-bounds stored values as a mismatch, without computing them", async () => {
+  void test("treats malformed or out-of-bounds stored values as a mismatch, without computing them", async () => {
     const stored = await hasher.hash("s3cret");
     const [, , r, p, salt, hash] = stored.split("$");
     const tampered = [
@@ -96,13 +96,13 @@ describe("ScryptSecretHasher", () => {
     for (const value of tampered) assert.equal(await hasher.verify("s3cret", value), false, value);
   });
 
-  test("refuses out-of-bounds parameters at construction", () => {
+  void test("refuses out-of-bounds parameters at construction", () => {
     assert.throws(() => new ScryptSecretHasher({ N: 3000, r: 8, p: 1 }), RangeError);
     assert.throws(() => new ScryptSecretHasher({ N: 2 ** 21, r: 8, p: 1 }), RangeError);
   });
 });
 
-describe("Ed25519 signer and verifier", () => {
+void describe("Ed25519 signer and verifier", () => {
   // RFC 8032 §7.1, TEST 1 (empty message).
   const rfcPrivate = createPrivateKey({
     key: {
@@ -116,14 +116,14 @@ describe("Ed25519 signer and verifier", () => {
   const rfcSignature =
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
 
-  test("signs the RFC 8032 test vector and exposes the raw public key", async () => {
+  void test("signs the RFC 8032 test vector and exposes the raw public key", async () => {
     const signer = createEd25519Signer("audit-signing-1", rfcPrivate);
     assert.equal(signer.keyId, "audit-signing-1");
     assert.equal(hex(signer.publicKey), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
     assert.equal(hex(await signer.sign(new Uint8Array())), rfcSignature);
   });
 
-  test("verifies good signatures and rejects altered message, signature or key", async () => {
+  void test("verifies good signatures and rejects altered message, signature or key", async () => {
     const signer = createEd25519Signer("k", generateKeyPairSync("ed25519").privateKey);
     const other = createEd25519Signer("k2", generateKeyPairSync("ed25519").privateKey);
     const message = new TextEncoder().encode("checkpoint 42");
@@ -140,14 +140,14 @@ describe("Ed25519 signer and verifier", () => {
     );
   });
 
-  test("malformed keys and signatures verify as false instead of throwing", () => {
+  void test("malformed keys and signatures verify as false instead of throwing", () => {
     const message = new Uint8Array([1]);
     assert.equal(nodeSignatureVerifier.verifyEd25519(new Uint8Array(31), message, new Uint8Array(64)), false);
     assert.equal(nodeSignatureVerifier.verifyEd25519(new Uint8Array(32), message, new Uint8Array(63)), false);
     assert.equal(nodeSignatureVerifier.verifyEd25519(new Uint8Array(32).fill(0xff), message, new Uint8Array(64)), false);
   });
 
-  test("the signer accepts only an Ed25519 private key", () => {
+  void test("the signer accepts only an Ed25519 private key", () => {
     const ec = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     const ed = generateKeyPairSync("ed25519");
     assert.throws(() => createEd25519Signer("k", ec.privateKey), TypeError);

@@ -20,21 +20,21 @@ async function nodeSubjectAltName(uris: readonly string[]): Promise<string> {
   return new X509Certificate(certificate.toString("pem")).subjectAltName ?? "";
 }
 
-describe("buildSpiffeId / parseSpiffeId", () => {
-  test("round-trips the runtime shape", () => {
+void describe("buildSpiffeId / parseSpiffeId", () => {
+  void test("round-trips the runtime shape", () => {
     const id = buildSpiffeId("aesp.example.com", "acme-Corp_1", "rt_01.weather");
     assert.equal(id, "spiffe://aesp.example.com/tenant/acme-Corp_1/runtime/rt_01.weather");
     assert.deepEqual(parseSpiffeId(id), { spiffeId: id, trustDomain: "aesp.example.com", tenantId: "acme-Corp_1", runtimeId: "rt_01.weather" });
   });
 
-  test("accepts segments of exactly 128 characters and refuses 129", () => {
+  void test("accepts segments of exactly 128 characters and refuses 129", () => {
     const longest = "a".repeat(128);
     assert.notEqual(parseSpiffeId(`spiffe://d/tenant/${longest}/runtime/${longest}`), null);
     assert.equal(parseSpiffeId(`spiffe://d/tenant/${longest}a/runtime/r`), null);
     assert.equal(parseSpiffeId(`spiffe://${longest}a/tenant/t/runtime/r`), null);
   });
 
-  test("parses anything but the exact shape as null", () => {
+  void test("parses anything but the exact shape as null", () => {
     const refused = [
       "",
       "spiffe://aesp.test",
@@ -63,7 +63,7 @@ describe("buildSpiffeId / parseSpiffeId", () => {
     for (const uri of refused) assert.equal(parseSpiffeId(uri), null, JSON.stringify(uri));
   });
 
-  test("building refuses bad parts with INVALID_ARGUMENT naming the field", () => {
+  void test("building refuses bad parts with INVALID_ARGUMENT naming the field", () => {
     const cases: Array<[string, string, string, string]> = [
       ["Aesp.test", "t", "r", "trust_domain"],
       ["aesp.test", "t/u", "r", "tenant_id"],
@@ -81,8 +81,8 @@ describe("buildSpiffeId / parseSpiffeId", () => {
   });
 });
 
-describe("subjectaltname parsing", () => {
-  test("splits Node's entries and decodes JSON-quoted values", () => {
+void describe("subjectaltname parsing", () => {
+  void test("splits Node's entries and decodes JSON-quoted values", () => {
     assert.deepEqual(parseSubjectAltName('URI:spiffe://d/tenant/t/runtime/r, DNS:a.example, IP Address:127.0.0.1, URI:"x\\u002c y"'), [
       { type: "URI", value: "spiffe://d/tenant/t/runtime/r" },
       { type: "DNS", value: "a.example" },
@@ -94,26 +94,26 @@ describe("subjectaltname parsing", () => {
     assert.equal(parseSubjectAltName('URI:"a"garbage'), null);
   });
 
-  test("finds the one SPIFFE ID in a certificate Node formatted", async () => {
+  void test("finds the one SPIFFE ID in a certificate Node formatted", async () => {
     const san = await nodeSubjectAltName(["spiffe://aesp.test/tenant/acme/runtime/rt_1"]);
     assert.equal(san, "URI:spiffe://aesp.test/tenant/acme/runtime/rt_1, DNS:rt.example");
     assert.equal(spiffeIdFromSubjectAltName(san)?.runtimeId, "rt_1");
   });
 
-  test("a SPIFFE ID smuggled inside another URI is not found (Node quotes the separator)", async () => {
+  void test("a SPIFFE ID smuggled inside another URI is not found (Node quotes the separator)", async () => {
     const san = await nodeSubjectAltName(["https://x.test/a, URI:spiffe://aesp.test/tenant/evil/runtime/x"]);
     assert.match(san, /^URI:"/);
     assert.equal(spiffeIdFromSubjectAltName(san), null);
   });
 
-  test("two URIs are ambiguous even when both are SPIFFE IDs or one is not", async () => {
+  void test("two URIs are ambiguous even when both are SPIFFE IDs or one is not", async () => {
     const two = await nodeSubjectAltName(["spiffe://aesp.test/tenant/a/runtime/r", "spiffe://aesp.test/tenant/b/runtime/r"]);
     assert.equal(spiffeIdFromSubjectAltName(two), null);
     const mixed = await nodeSubjectAltName(["spiffe://aesp.test/tenant/a/runtime/r", "https://aesp.test/"]);
     assert.equal(spiffeIdFromSubjectAltName(mixed), null);
   });
 
-  test("no SAN, no URI, or a malformed SAN yields null", () => {
+  void test("no SAN, no URI, or a malformed SAN yields null", () => {
     assert.equal(spiffeIdFromSubjectAltName(undefined), null);
     assert.equal(spiffeIdFromSubjectAltName(""), null);
     assert.equal(spiffeIdFromSubjectAltName("DNS:rt.example"), null);

@@ -1,0 +1,292 @@
+/**
+ * Record builders for the store conformance suite: every field set, nullable
+ * fields null unless a test says otherwise, ids unique per call.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type {
+  ApiKeyRecord,
+  ApprovalRequestRecord,
+  AuditEventDraft,
+  AuditHead,
+  AuditRecord,
+  CertificateRecord,
+  ContractRecord,
+  JoinTokenRecord,
+  KeyMaterialRecord,
+  PolicyRecord,
+  PrincipalRecord,
+  RoleRecord,
+  RuntimeRegistrationRecord,
+  SessionRecord,
+  TenantRecord,
+  ToolContractDefinition,
+} from "../../packages/core/src/records.ts";
+
+/** A short random suffix, so tests on one database never collide. */
+export function unique(prefix: string): string {
+  return `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+export function tenantRecord(overrides: Partial<TenantRecord> = {}): TenantRecord {
+  return { tenantId: unique("ten"), displayName: "Acme Corp", status: "ACTIVE", createdAt: 1_700_000_000_000, ...overrides };
+}
+
+export function principalRecord(tenantId: string, overrides: Partial<PrincipalRecord> = {}): PrincipalRecord {
+  return {
+    tenantId,
+    principalId: unique("usr"),
+    type: "USER",
+    displayName: "Ada Lovelace",
+    description: "analyst",
+    roles: ["analyst", "viewer"],
+    permissions: ["tools:invoke"],
+    clearance: "confidential",
+    status: "ACTIVE",
+    attributes: { department: "research", "cost-center": "42" },
+    createdAt: 1_700_000_000_123,
+    createdBy: "usr_admin",
+    expiresAt: null,
+    revision: 1,
+    ...overrides,
+  };
+}
+
+export function apiKeyRecord(tenantId: string, principalId: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    tenantId,
+    keyId: unique("key"),
+    principalId,
+    secretHash: "scrypt$16384$8$1$c2FsdA$aGFzaA",
+    createdAt: 1_700_000_000_000,
+    expiresAt: null,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+export function sessionRecord(tenantId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    tenantId,
+    sessionId: unique("ses"),
+    principalId: "usr_1",
+    createdAt: 1_000,
+    expiresAt: 10_000,
+    destroyedAt: null,
+    metadata: { client: "sdk-ts", "user-agent": "aesp/1" },
+    ...overrides,
+  };
+}
+
+/** A definition whose parameter properties are deliberately not in sorted key order. */
+export function contractDefinition(name: string, overrides: Partial<ToolContractDefinition> = {}): ToolContractDefinition {
+  return {
+    name,
+    contractVersion: "1.0.0",
+    description: "Weather for a city — «ünïcødé» and emoji 🌦",
+    parameters: {
+      type: "OBJECT",
+      properties: {
+        zeta_city: { type: "STRING", minLength: 1, maxLength: 80, description: "City name" },
+        a: { type: "INTEGER", minimum: 1, maximum: 14 },
+        units: { type: "STRING", enum: ["metric", "imperial"], nullable: true },
+        tags: { type: "ARRAY", items: { type: "STRING" }, maxItems: 5 },
+        api_key: { type: "STRING", secret: true },
+      },
+      required: ["zeta_city"],
+      additionalProperties: false,
+    },
+    returnType: { type: "OBJECT", properties: { temperature: { type: "NUMBER" } }, additionalProperties: true },
+    supportsStreaming: false,
+    securityClassification: "internal",
+    requiredRoles: ["analyst"],
+    requiredPermissions: ["weather:read"],
+    complianceTags: ["GDPR"],
+    riskAssessment: "LOW",
+    governanceMetadata: { owner: "team-weather" },
+    ...overrides,
+  };
+}
+
+export function contractRecord(tenantId: string, overrides: Partial<ContractRecord> = {}): ContractRecord {
+  const name = unique("get_weather");
+  return {
+    tenantId,
+    contractId: `${name}@1.0.0`,
+    definition: contractDefinition(name),
+    status: "DRAFT",
+    createdBy: "usr_author",
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    approvedBy: null,
+    approvedAt: null,
+    revision: 1,
+    ...overrides,
+  };
+}
+
+export function policyRecord(tenantId: string, overrides: Partial<PolicyRecord> = {}): PolicyRecord {
+  return {
+    tenantId,
+    policyId: unique("pol"),
+    name: "deny-large-amounts",
+    description: "Denies payments above 1000",
+    version: 1,
+    rule: { condition: "request.amount > 1000", effect: "DENY", actions: ["invoke"], parameters: { limit: "1000" } },
+    appliesTo: ["contract:pay", "role:clerk"],
+    enabled: true,
+    status: "DRAFT",
+    createdBy: "usr_author",
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    revision: 1,
+    ...overrides,
+  };
+}
+
+export function roleRecord(tenantId: string, overrides: Partial<RoleRecord> = {}): RoleRecord {
+  return {
+    tenantId,
+    name: unique("role"),
+    description: "Reads weather",
+    permissions: ["weather:read", "tools:*"],
+    inherits: ["viewer"],
+    builtIn: false,
+    createdAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+export function approvalRecord(tenantId: string, overrides: Partial<ApprovalRequestRecord> = {}): ApprovalRequestRecord {
+  return {
+    tenantId,
+    approvalRequestId: unique("apr"),
+    artifactType: "TOOL_CONTRACT",
+    artifactId: "get_weather@1.0.0",
+    requesterId: "usr_author",
+    justification: "New tool",
+    requiredApprovers: ["role:security-officer", "principal:usr_ciso"],
+    status: "PENDING",
+    createdAt: 1_700_000_000_000,
+    expiresAt: 1_700_086_400_000,
+    decidedBy: null,
+    decidedAt: null,
+    comments: "",
+    metadata: { ticket: "SEC-1" },
+    revision: 1,
+    ...overrides,
+  };
+}
+
+export function runtimeRecord(tenantId: string, overrides: Partial<RuntimeRegistrationRecord> = {}): RuntimeRegistrationRecord {
+  return {
+    tenantId,
+    runtimeId: unique("rt"),
+    allowedContracts: ["get_weather", "*"],
+    createdBy: "usr_admin",
+    createdAt: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+export function joinTokenRecord(tenantId: string, overrides: Partial<JoinTokenRecord> = {}): JoinTokenRecord {
+  return {
+    tenantId,
+    tokenId: unique("jt"),
+    secretHash: "scrypt$16384$8$1$c2FsdA$aGFzaA",
+    runtimeId: "rt_weather",
+    createdBy: "usr_admin",
+    createdAt: 1_700_000_000_000,
+    expiresAt: 1_700_000_600_000,
+    usedAt: null,
+    ...overrides,
+  };
+}
+
+export function certificateRecord(tenantId: string, overrides: Partial<CertificateRecord> = {}): CertificateRecord {
+  return {
+    tenantId,
+    serial: randomUUID().replaceAll("-", ""),
+    runtimeId: "rt_weather",
+    spiffeId: `spiffe://aesp.local/tenant/${tenantId}/runtime/rt_weather`,
+    notBefore: 1_700_000_000_000,
+    notAfter: 1_700_086_400_000,
+    certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    revokedAt: null,
+    revocationReason: null,
+    ...overrides,
+  };
+}
+
+export function keyMaterialRecord(overrides: Partial<KeyMaterialRecord> = {}): KeyMaterialRecord {
+  return {
+    keyId: unique("kid"),
+    purpose: "audit-signing",
+    algorithm: "Ed25519",
+    publicKeyPem: "-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----\n",
+    encryptedPrivateKey: "v1.aXY.Y2lwaGVy",
+    certificatePem: null,
+    createdAt: 1_700_000_000_000,
+    retiredAt: null,
+    ...overrides,
+  };
+}
+
+export function auditDraft(overrides: Partial<AuditEventDraft> = {}): AuditEventDraft {
+  return {
+    eventId: unique("evt"),
+    timestampMs: 1_700_000_000_000,
+    eventType: "tool.invoked",
+    tenantId: "",
+    principalId: "usr_1",
+    sessionId: "ses_1",
+    resource: "contract:get_weather@1.0.0",
+    action: "invoke",
+    outcome: "SUCCESS",
+    sourceIp: "127.0.0.1",
+    userAgent: "aesp-test",
+    correlationId: unique("cor"),
+    riskScore: "0.1",
+    policyViolations: [],
+    // Keys deliberately unsorted and of different lengths: PostgreSQL jsonb would reorder them.
+    metadata: { zz: "last", a: "first", "mid-key": "ünïcødé ✓" },
+    ...overrides,
+  };
+}
+
+function sha256Hex(...parts: Buffer[]): string {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  return hash.digest("hex");
+}
+
+/** The leaf hash the test link function assigns: SHA-256 of the draft's JSON. */
+export function leafHashOf(draft: AuditEventDraft): string {
+  return sha256Hex(Buffer.from(JSON.stringify(draft)));
+}
+
+/** SHA-256(previous chain hash || leaf hash), over the raw bytes. */
+export function chainHashOf(previousChainHex: string, leafHex: string): string {
+  return sha256Hex(Buffer.from(previousChainHex, "hex"), Buffer.from(leafHex, "hex"));
+}
+
+/**
+ * A real hash-chaining `link`: numbers the drafts from the head and chains them.
+ *
+ * @param drafts - the batch.
+ * @param seen - receives every head `link` is called with.
+ */
+export function chainLink(drafts: readonly AuditEventDraft[], seen: AuditHead[] = []): (head: AuditHead) => AuditRecord[] {
+  return (head) => {
+    seen.push({ ...head });
+    let previous = head.chainHash;
+    return drafts.map((draft, offset) => {
+      const leafHash = leafHashOf(draft);
+      const chainHash = chainHashOf(previous, leafHash);
+      previous = chainHash;
+      return { ...draft, seq: head.size + offset, leafHash, chainHash };
+    });
+  };
+}
+
+/** 64 hex zeros: the chain hash of the empty log. */
+export const EMPTY_CHAIN_HASH = "0".repeat(64);
