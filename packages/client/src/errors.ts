@@ -5,6 +5,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EnterpriseErrorSchema } from "@aesp/proto/enterprise";
+import type { EnterpriseError } from "@aesp/proto/enterprise";
 
 /** Construction fields of an {@link AespError}; everything but `code` and `message` is optional. */
 export interface AespErrorInit {
@@ -127,21 +128,29 @@ function findAespErrorCause(err: unknown): AespError | undefined {
   return undefined;
 }
 
+/**
+ * Builds an {@link AespError} from a wire `aesp.v1.EnterpriseError` (an error detail, or the error
+ * carried inside a runtime-plane message such as `AnnouncementRejected`).
+ */
+export function fromEnterpriseError(detail: EnterpriseError, context: { status?: Code; fallbackMessage?: string; correlationId?: string; cause?: unknown } = {}): AespError {
+  return new AespError({
+    code: detail.code || "INTERNAL_ERROR",
+    message: detail.message || context.fallbackMessage || "The Host reported an error.",
+    status: context.status ?? Code.Unknown,
+    retryAfterMs: Number(detail.retryAfterMs),
+    correlationId: detail.correlationId || (context.correlationId ?? ""),
+    details: { ...detail.details },
+    remediation: [...detail.remediationSteps],
+    escalationRequired: detail.escalationRequired,
+    ...(context.cause === undefined ? {} : { cause: context.cause }),
+  });
+}
+
 function fromConnectError(err: ConnectError): AespError {
   const [detail] = err.findDetails(EnterpriseErrorSchema);
   const headerCorrelationId = err.metadata.get("x-correlation-id") ?? "";
   if (detail !== undefined) {
-    return new AespError({
-      code: detail.code,
-      message: detail.message || err.rawMessage,
-      status: err.code,
-      retryAfterMs: Number(detail.retryAfterMs),
-      correlationId: detail.correlationId || headerCorrelationId,
-      details: { ...detail.details },
-      remediation: [...detail.remediationSteps],
-      escalationRequired: detail.escalationRequired,
-      cause: err,
-    });
+    return fromEnterpriseError(detail, { status: err.code, fallbackMessage: err.rawMessage, correlationId: headerCorrelationId, cause: err });
   }
   const causes = causeCodes(err);
   const untrusted = causes.find((code) => untrustedCertificateCodes.has(code));

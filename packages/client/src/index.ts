@@ -4,7 +4,7 @@
  */
 export { createAespClient } from "./client.ts";
 export type { AespClient, AespClientOptions, InvocationIds, InvokeOptions, InvokeResult, InvokeStreamEvent, SessionInfo } from "./client.ts";
-export { AespError, toAespError } from "./errors.ts";
+export { AespError, fromEnterpriseError, toAespError } from "./errors.ts";
 export type { AespErrorInit } from "./errors.ts";
 export { withRetry } from "./retry.ts";
 export type { RetryOptions } from "./retry.ts";

@@ -238,7 +238,7 @@ export class AuditLog {
   /**
    * Signs and saves a checkpoint over every record committed so far (events
    * still queued are not waited for). Returns the latest checkpoint unchanged
-   * when nothing was committed since.
+   * when nothing but checkpoint events was committed since.
    *
    * @returns The checkpoint now covering the log.
    * @throws EnterpriseError `AUDIT_UNAVAILABLE` when the log is not open or broken,
@@ -392,8 +392,14 @@ export class AuditLog {
   #autoCheckpoint(): void {
     if (this.#autoCheckpointQueued) return;
     this.#autoCheckpointQueued = true;
-    // A failed automatic checkpoint restores the count, so the next commit retries it.
-    this.#enqueueCheckpoint().catch(() => undefined);
+    // Events committed while this checkpoint was signed may already be due for the next one;
+    // a failed checkpoint restores its count and waits for the next commit to retry, so failures cannot spin.
+    this.#enqueueCheckpoint().then(
+      () => {
+        if (this.#state === "open" && this.#sinceCheckpoint >= this.#checkpointEvery) this.#autoCheckpoint();
+      },
+      () => undefined,
+    );
   }
 
   #enqueueCheckpoint(): Promise<AuditCheckpointRecord> {
@@ -414,7 +420,8 @@ export class AuditLog {
   async #writeCheckpoint(): Promise<AuditCheckpointRecord> {
     if (this.#broken !== null) throw unavailable(this.#broken);
     const treeSize = this.#range.size;
-    if (this.#latest !== null && this.#latest.treeSize === treeSize) return this.#latest;
+    // Only anchor events since the latest checkpoint: re-signing would just add another anchor.
+    if (this.#latest !== null && (this.#latest.treeSize === treeSize || this.#sinceCheckpoint === 0)) return this.#latest;
     // Snapshot synchronously: commits may continue while the signature is computed.
     const rootHash = toHex(this.#range.root());
     const chainHash = toHex(this.#chain);

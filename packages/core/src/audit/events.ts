@@ -62,6 +62,14 @@ export const auditEventCatalogue = {
     resource: "The new administrator's principal id.",
     metadata: { tenantCreated: "The tenant created for the administrator." },
   },
+  "principal.created": {
+    code: "PRN099I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A user principal was created (e.g. a new tenant's first administrator).",
+    resource: "The principal id.",
+    metadata: { roles: "Comma-separated roles granted." },
+  },
   "service_account.created": {
     code: "SVA100I",
     severity: "info",
@@ -342,6 +350,22 @@ export const auditEventCatalogue = {
   },
 
   // ------------------------------------------------------------ runtimes
+  "runtime.join_token_created": {
+    code: "RUN110I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A one-time join token was created for a runtime (the token itself is never recorded).",
+    resource: "The runtime id.",
+    metadata: { token_id: "The token's id.", allowed_contracts: "Contract names the runtime may be admitted for.", expires_at: "Expiry, epoch ms." },
+  },
+  "runtime.protocol_violation": {
+    code: "RUN410S",
+    severity: "security",
+    outcome: "DENIED",
+    description: "A connected runtime sent a message the protocol does not allow (e.g. a result for a call it was never given).",
+    resource: "The runtime id.",
+    metadata: { reason: "What was wrong with the message." },
+  },
   "runtime.enrolled": {
     code: "RUN100I",
     severity: "info",

@@ -105,10 +105,19 @@ export class MemoryAuditLogStore implements AuditLogStore {
   failReads = false;
   failCheckpointSaves = false;
   #lock: Promise<unknown> = Promise.resolve();
+  #gate: Promise<void> = Promise.resolve();
+
+  /** Holds every append (inside the lock, before writing) until the returned function is called. */
+  blockAppends(): () => void {
+    let release!: () => void;
+    this.#gate = new Promise<void>((resolve) => (release = resolve));
+    return release;
+  }
 
   async append(drafts: readonly AuditEventDraft[], link: (head: AuditHead) => AuditRecord[]): Promise<AuditRecord[]> {
     this.appendCalls += 1;
     const run = this.#lock.then(async () => {
+      await this.#gate;
       await nextTurn();
       if (this.failNextAppends > 0) {
         this.failNextAppends -= 1;

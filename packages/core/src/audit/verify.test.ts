@@ -57,7 +57,7 @@ describe("verifyAuditLog", () => {
         rootHash: checkpoints[2]!.rootHash,
         chainHash: records[39]!.chainHash,
         keyName: ORIGIN,
-        keyId: failureFreeKeyId(checkpoints[2]!),
+        keyId: signatureKeyId(checkpoints[2]!),
       },
       uncheckpointed: 10,
     });
@@ -228,7 +228,7 @@ describe("verifyAuditLog", () => {
       size: 0,
       rootHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
       chainHash: ZERO_HASH_HEX,
-      lastCheckpoint: { treeSize: 0, rootHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", chainHash: ZERO_HASH_HEX, keyName: ORIGIN, keyId: failureFreeKeyId(await checkpointOf([], 0, oldKey)) },
+      lastCheckpoint: { treeSize: 0, rootHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", chainHash: ZERO_HASH_HEX, keyName: ORIGIN, keyId: signatureKeyId(await checkpointOf([], 0, oldKey)) },
       uncheckpointed: 0,
     });
     const { records, checkpoints } = await fixture();
@@ -261,7 +261,7 @@ describe("verifyAuditLog", () => {
 });
 
 /** The key id the note's signature line carries (hex of its first four bytes). */
-function failureFreeKeyId(checkpoint: AuditCheckpointRecord): string {
+function signatureKeyId(checkpoint: AuditCheckpointRecord): string {
   const line = checkpoint.signedNote.slice(checkpoint.signedNote.lastIndexOf("\n\n") + 2);
   return Buffer.from(line.split(" ")[2]!.trim(), "base64").subarray(0, 4).toString("hex");
 }

@@ -121,6 +121,35 @@ export class IdentityService {
   }
 
   /**
+   * Creates the first administrator of a new tenant (called by the Tenant Manager right after
+   * provisioning), so the platform administrator never holds rights inside the tenant.
+   */
+  async createTenantAdministrator(tenantId: string, createdBy: string, origin: RequestOrigin): Promise<{ principal: PrincipalRecord; apiKey: string }> {
+    const principal = this.#newPrincipal(tenantId, this.#ids.newId("usr"), "USER", {
+      displayName: "Tenant administrator",
+      description: `First administrator of ${tenantId}`,
+      roles: ["tenant-admin"],
+      permissions: [],
+      clearance: "restricted",
+      createdBy,
+      expiresAt: null,
+    });
+    await this.#store.forTenant(tenantId).principals.create(principal);
+    const apiKey = await this.#createApiKey(principal, null);
+    await this.#audit.record({
+      eventType: "principal.created",
+      tenantId,
+      principalId: createdBy,
+      resource: `principal:${principal.principalId}`,
+      action: "create_tenant_administrator",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { roles: principal.roles.join(",") },
+    });
+    return { principal, apiKey };
+  }
+
+  /**
    * Creates a service account with an API key (shown once).
    * @throws EnterpriseError AUTHORIZATION_DENIED (including roles beyond the creator's), INVALID_ARGUMENT
    */

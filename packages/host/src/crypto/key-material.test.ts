@@ -108,7 +108,7 @@ void describe("loadOrCreateKey", () => {
     const [hostA, hostB] = await Promise.all([openStore({ kind: "sqlite", path }), openStore({ kind: "sqlite", path })]);
     try {
       const results = await Promise.all(
-        [hostA, hostB, hostA, hostB].map((store) => loadOrCreateKey(store.platform.keys, masterKey, "ca", "ECDSA-P256", clock, nodeIdSource)),
+        [hostA, hostB, hostA, hostB, hostA, hostB, hostA, hostB].map((store) => loadOrCreateKey(store.platform.keys, masterKey, "ca", "ECDSA-P256", clock, nodeIdSource)),
       );
       for (const result of results) {
         assert.equal(result.record.keyId, "ca-1");
@@ -128,7 +128,7 @@ void describe("loadOrCreateKey", () => {
     ]);
     try {
       const results = await Promise.all(
-        [hostA, hostB, hostA, hostB].map((store) => loadOrCreateKey(store.platform.keys, masterKey, "token-signing", "Ed25519", clock, nodeIdSource)),
+        [hostA, hostB, hostA, hostB, hostA, hostB, hostA, hostB].map((store) => loadOrCreateKey(store.platform.keys, masterKey, "token-signing", "Ed25519", clock, nodeIdSource)),
       );
       for (const result of results) assert.ok(result.publicKey.equals(results[0]!.publicKey));
       assert.equal((await hostB.platform.keys.list("token-signing")).length, 1);

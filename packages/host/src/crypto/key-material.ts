@@ -80,7 +80,14 @@ export async function loadOrCreateKeyWith(options: LoadOrCreateKeyOptions): Prom
   const current = await keys.current(purpose);
   if (current !== null) return openKeyRecord(current, masterKey, algorithm);
 
-  let generation = nextGeneration(purpose, await keys.list(purpose));
+  const existing = await keys.list(purpose);
+  if (existing.some((record) => record.retiredAt === null)) {
+    // Another Host created the key between our two reads: take it rather than start a new generation.
+    const created = await keys.current(purpose);
+    if (created !== null) return openKeyRecord(created, masterKey, algorithm);
+  }
+  // Only retired keys count, so every racer starts from the same generation and collides on its id.
+  let generation = nextGeneration(purpose, existing.filter((record) => record.retiredAt !== null));
   for (let attempt = 0; attempt < MAX_CREATE_ATTEMPTS; attempt++, generation++) {
     const keyId = `${purpose}-${generation}`;
     const { privateKey, publicKey } = generateHostKeyPair(algorithm);

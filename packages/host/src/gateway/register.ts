@@ -14,7 +14,12 @@ type AnyHandler = (request: unknown, context: HandlerContext) => unknown;
  *
  * @returns the fully qualified names of the methods that are implemented.
  */
-export function registerService(router: ConnectRouter, service: DescService, implementation: Record<string, AnyHandler>): string[] {
+export function registerService(
+  router: ConnectRouter,
+  service: DescService,
+  implementation: Record<string, AnyHandler>,
+  onInternalError: (err: unknown, rpc: string) => void = () => undefined,
+): string[] {
   const handlers: Record<string, AnyHandler> = {};
   const implemented: string[] = [];
   for (const method of service.methods) {
@@ -28,6 +33,7 @@ export function registerService(router: ConnectRouter, service: DescService, imp
           if (impl === undefined) throw unimplemented(service, method.name);
           yield* impl(request, context) as AsyncIterable<unknown>;
         } catch (err) {
+          if (!(err instanceof EnterpriseError) || err.status === "internal" || err.status === "unavailable") onInternalError(err, `${service.typeName}/${method.name}`);
           throw toConnectError(err, correlationId);
         }
       };
@@ -38,6 +44,7 @@ export function registerService(router: ConnectRouter, service: DescService, imp
           if (impl === undefined) throw unimplemented(service, method.name);
           return await impl(request, context);
         } catch (err) {
+          if (!(err instanceof EnterpriseError) || err.status === "internal" || err.status === "unavailable") onInternalError(err, `${service.typeName}/${method.name}`);
           throw toConnectError(err, correlationId);
         }
       };

@@ -112,7 +112,9 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
   const implemented: string[] = [];
   const routes = (router: ConnectRouter) => {
     const register = (service: Parameters<typeof registerService>[1], impl: object) =>
-      implemented.push(...registerService(router, service, impl as Parameters<typeof registerService>[2]));
+      implemented.push(
+        ...registerService(router, service, impl as Parameters<typeof registerService>[2], (err, rpc) => extra.logger.error({ err, rpc }, "RPC failed with an internal or availability error")),
+      );
     register(HostService, hostService(deps));
     register(TenantService, tenantService(deps));
     register(ContractService, contractService(deps));

@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { isErrorCode } from "../../../core/src/errors.ts";
 import type { Clock, Store } from "../../../core/src/ports.ts";
+import type { CertificateIssuer } from "../../../core/src/runtimes/enrollment.ts";
 import { KeyProtectionError, MASTER_KEY_ENV, generateMasterKeyText, loadOrCreateMasterKey, type MasterKey } from "../crypto/master-key.ts";
 import { openStore } from "../storage/index.ts";
 import { CertificateAuthority } from "./certificate-authority.ts";
@@ -43,6 +44,11 @@ void describe("CertificateAuthority", () => {
   after(async () => {
     await store.close();
     await rm(dir, { recursive: true, force: true });
+  });
+
+  void test("satisfies the core's CertificateIssuer port", () => {
+    const issuer: CertificateIssuer = ca;
+    assert.equal(issuer.caCertificatePem, ca.caCertificatePem);
   });
 
   void test("the root is a self-signed P-256 CA for leaves only, valid 10 years", async () => {

@@ -10,7 +10,10 @@ const tenantToWire = (t: TenantRecord) => ({ tenantId: t.tenantId, displayName: 
 export function tenantService(deps: GatewayDeps) {
   return {
     async createTenant(req: CreateTenantRequest, ctx: HandlerContext) {
-      return { tenant: tenantToWire(await deps.tenantAdmin.create(callerOf(ctx), originOf(ctx), { tenantId: req.tenantId, displayName: req.displayName })) };
+      const caller = callerOf(ctx);
+      const tenant = await deps.tenantAdmin.create(caller, originOf(ctx), { tenantId: req.tenantId, displayName: req.displayName });
+      const admin = await deps.identity.createTenantAdministrator(tenant.tenantId, caller.principalId, originOf(ctx));
+      return { tenant: tenantToWire(tenant), adminPrincipalId: admin.principal.principalId, adminApiKey: admin.apiKey };
     },
     async getTenant(req: GetTenantRequest, ctx: HandlerContext) {
       return { tenant: tenantToWire(await deps.tenantAdmin.get(callerOf(ctx), req.tenantId)) };

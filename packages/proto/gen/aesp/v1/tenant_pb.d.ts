@@ -125,6 +125,21 @@ export declare type CreateTenantResponse = Message<"aesp.v1.CreateTenantResponse
    * @generated from field: aesp.v1.Tenant tenant = 1;
    */
   tenant?: Tenant | undefined;
+
+  /**
+   * The tenant's first administrator (a USER principal holding `tenant-admin`), created with the
+   * tenant so that the platform never needs rights inside it.
+   *
+   * @generated from field: string admin_principal_id = 2;
+   */
+  adminPrincipalId: string;
+
+  /**
+   * The administrator's API key. Shown once, stored only hashed.
+   *
+   * @generated from field: string admin_api_key = 3;
+   */
+  adminApiKey: string;
 };
 
 /**
@@ -135,6 +150,21 @@ export declare type CreateTenantResponseJson = {
    * @generated from field: aesp.v1.Tenant tenant = 1;
    */
   tenant?: TenantJson;
+
+  /**
+   * The tenant's first administrator (a USER principal holding `tenant-admin`), created with the
+   * tenant so that the platform never needs rights inside it.
+   *
+   * @generated from field: string admin_principal_id = 2;
+   */
+  adminPrincipalId?: string;
+
+  /**
+   * The administrator's API key. Shown once, stored only hashed.
+   *
+   * @generated from field: string admin_api_key = 3;
+   */
+  adminApiKey?: string;
 };
 
 /**
