@@ -33,7 +33,8 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
         contracts: ["text_stats@1.0.0", "count_to@1.0.0"],
         handlers: {
           "text_stats@1.0.0": async (call) => {
-            const text = String(call.call?.args?.["text"] ?? "");
+            const text = call.call?.args?.["text"];
+            if (typeof text !== "string") return { error: { type: "BAD_ARGS", message: "text must be a string" } };
             return { words: text.split(/\s+/).filter(Boolean).length, characters: text.length };
           },
           "count_to@1.0.0": async (call, emit) => {

@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createClient, ConnectError } from "@connectrpc/connect";
@@ -11,7 +12,11 @@ import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import pg from "pg";
-import { startHost } from "@aesp/host";
+import { SignJWT } from "jose";
+import { loadHostConfig, openStore, startHost } from "@aesp/host";
+import type { AuditRecord, Store } from "@aesp/core";
+import { loadOrCreateMasterKey } from "../../packages/host/src/crypto/master-key.ts";
+import { openKeyRecord } from "../../packages/host/src/crypto/key-material.ts";
 import type { RunningHost } from "@aesp/host";
 import { HostService } from "@aesp/proto/host";
 import { EnterpriseAuthenticationService } from "@aesp/proto/authentication";
@@ -23,7 +28,7 @@ import { TenantService } from "@aesp/proto/tenant";
 import { EnterpriseErrorSchema } from "@aesp/proto/enterprise";
 import type { EnterpriseToolContract } from "@aesp/proto/enterprise";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { EnterpriseToolContractSchema } from "@aesp/proto/enterprise";
+import type { EnterpriseToolContractSchema } from "@aesp/proto/enterprise";
 
 export type StorageKind = "sqlite" | "postgres";
 export const postgresUrl = process.env["AESP_TEST_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -197,3 +202,110 @@ export const countToContract = {
   requiredRoles: ["agent"],
   riskAssessment: "LOW",
 } satisfies MessageInitShape<typeof EnterpriseToolContractSchema>;
+
+/**
+ * Opens the store of a running test Host from the outside (as an offline tool would), for tests
+ * that must look at what was persisted. Close it when done.
+ */
+export async function openHostStore(t: TestHost): Promise<Store> {
+  const config = await loadHostConfig({ flags: await t.storeFlags(), env: {} });
+  const v = config.values;
+  return openStore(
+    v["storage.kind"] === "postgres"
+      ? { kind: "postgres", connectionString: v["storage.postgres_url"], schema: v["storage.postgres_schema"], poolSize: 2 }
+      : { kind: "sqlite", path: config.sqlitePath },
+  );
+}
+
+/** Every audit record of the Host, across all tenants and platform events, read straight from its store. */
+export async function readAllAuditRecords(t: TestHost): Promise<AuditRecord[]> {
+  const store = await openHostStore(t);
+  try {
+    const all: AuditRecord[] = [];
+    for (let from = 0; ; from += 1000) {
+      const batch = await store.platform.auditLog.readRange(from, 1000);
+      all.push(...batch);
+      if (batch.length < 1000) return all;
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Signs an access token with the Host's own token-signing key (unsealed from its data directory
+ * and store), so tests can present genuine tokens the Host would never issue, such as expired ones.
+ * @param claims.expiresInSeconds negative for a token that has already expired.
+ */
+export async function mintHostAccessToken(
+  t: TestHost,
+  claims: { principalId: string; tenantId: string; principalType?: string; expiresInSeconds: number; issuedSecondsAgo?: number },
+): Promise<string> {
+  const store = await openHostStore(t);
+  try {
+    const record = await store.platform.keys.current("token-signing");
+    if (record === null) throw new Error("the Host has no token-signing key");
+    const masterKey = await loadOrCreateMasterKey({ dataDir: t.host.dataDir, env: {} });
+    const { privateKey } = openKeyRecord(record, masterKey, "Ed25519");
+    const now = Math.floor(Date.now() / 1000);
+    return await new SignJWT({ tid: claims.tenantId, typ: claims.principalType ?? "SERVICE_ACCOUNT", amr: ["pwd"] })
+      .setProtectedHeader({ alg: "EdDSA", kid: record.keyId, typ: "at+jwt" })
+      .setIssuer("aesp-host")
+      .setAudience("aesp-api")
+      .setSubject(claims.principalId)
+      .setJti(`tok_test${randomBytes(8).toString("hex")}`)
+      .setIssuedAt(now - (claims.issuedSecondsAgo ?? 0))
+      .setExpirationTime(now + claims.expiresInSeconds)
+      .sign(privateKey);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A raw HTTP/2 exchange with the gateway, for requests no generated client would send. */
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: http2.IncomingHttpHeaders;
+  /** HTTP/2 trailers (gRPC puts its status here). */
+  readonly trailers: http2.IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** The body parsed as JSON, or undefined when it is not JSON. */
+  readonly json: unknown;
+}
+
+/**
+ * Sends one request to the gateway over HTTP/2, trusting the Host's CA.
+ * @param request.path e.g. `/aesp.v1.ToolService/InvokeTool`.
+ */
+export async function rawGatewayRequest(
+  t: TestHost,
+  request: { path: string; method?: string; headers?: Record<string, string>; body?: Uint8Array | string },
+): Promise<RawResponse> {
+  const session = http2.connect(t.host.gatewayUrl, { ca: t.host.caCertificatePem });
+  try {
+    return await new Promise<RawResponse>((resolve, reject) => {
+      session.once("error", reject);
+      const stream = session.request({ ":method": request.method ?? "POST", ":path": request.path, ...request.headers });
+      const chunks: Buffer[] = [];
+      let headers: http2.IncomingHttpHeaders = {};
+      let trailers: http2.IncomingHttpHeaders = {};
+      stream.on("response", (h) => (headers = h));
+      stream.on("trailers", (h) => (trailers = h));
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", reject);
+      stream.on("end", () => {
+        const body = Buffer.concat(chunks);
+        let json: unknown;
+        try {
+          json = JSON.parse(body.toString("utf8"));
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: Number(headers[":status"] ?? 0), headers, trailers, body, json });
+      });
+      stream.end(request.body === undefined ? undefined : Buffer.from(request.body));
+    });
+  } finally {
+    session.close();
+  }
+}

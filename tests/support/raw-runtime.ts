@@ -23,6 +23,10 @@ export interface RawRuntime {
   close(): void;
   /** Resolves when the host ends the stream. */
   readonly ended: Promise<unknown>;
+  /** The ToolCalls received so far. */
+  calls(): ToolCall[];
+  /** Resolves with the first received message (past or future) matching `predicate`; rejects after `timeoutMs`. */
+  waitFor(predicate: (message: HostMessage) => boolean, timeoutMs?: number): Promise<HostMessage>;
 }
 
 /** Connects, announces, and serves calls with `handlers` keyed `name@version`. */
@@ -35,11 +39,12 @@ export async function connectRawRuntime(options: {
   contracts: string[];
   handlers?: Record<string, RawHandler>;
   tls?: { minVersion?: "TLSv1.2" | "TLSv1.3"; maxVersion?: "TLSv1.2" | "TLSv1.3"; noCertificate?: boolean };
+  /** Send heartbeats at the interval the Host asks for (default true); without them the Host stops routing here. */
+  heartbeats?: boolean;
 }): Promise<RawRuntime> {
   const { credentials } = options;
   const transport = createGrpcTransport({
     baseUrl: options.url,
-    httpVersion: "2",
     nodeOptions: {
       ca: credentials.caCertificatePem,
       ...(options.tls?.noCertificate === true ? {} : { cert: credentials.certificatePem, key: credentials.privateKeyPem }),
@@ -63,7 +68,9 @@ export async function connectRawRuntime(options: {
     queue.push(create(RuntimeMessageSchema, message));
     wake?.();
   };
+  let heartbeat: NodeJS.Timeout | undefined;
   const close = () => {
+    clearInterval(heartbeat);
     closed = true;
     wake?.();
   };
@@ -83,18 +90,25 @@ export async function connectRawRuntime(options: {
     });
   }
   const received: HostMessage[] = [];
+  const watchers = new Set<(message: HostMessage) => void>();
   const controllers = new Map<string, AbortController>();
   const stream = createClient(RuntimeService, transport).connect(outbound)[Symbol.asyncIterator]();
   const firstResult = await stream.next();
   if (firstResult.done === true) throw new Error("host closed the stream without answering");
   const first = firstResult.value;
   received.push(first);
+  if (first.kind.case === "accepted" && options.heartbeats !== false) {
+    const interval = Math.max(50, Math.floor(first.kind.value.heartbeatIntervalMs / 2));
+    heartbeat = setInterval(() => send({ kind: { case: "heartbeat", value: { sentAtUnixMs: BigInt(Date.now()) } } }), interval);
+    heartbeat.unref();
+  }
   const ended = (async () => {
     for (;;) {
       const next = await stream.next();
       if (next.done === true) return;
       const message = next.value;
       received.push(message);
+      for (const watch of watchers) watch(message);
       if (message.kind.case === "call") {
         const call = message.kind.value;
         const handler = options.handlers?.[`${call.call?.name}@${call.contractVersion}`];
@@ -124,7 +138,25 @@ export async function connectRawRuntime(options: {
     }
   })();
   ended.catch(() => undefined);
-  return { first, received, send, close, ended };
+  void ended.finally(() => clearInterval(heartbeat)).catch(() => undefined);
+  const waitFor = (predicate: (message: HostMessage) => boolean, timeoutMs = 5000) =>
+    new Promise<HostMessage>((resolve, reject) => {
+      const seen = received.find(predicate);
+      if (seen !== undefined) return resolve(seen);
+      const timer = setTimeout(() => {
+        watchers.delete(watch);
+        reject(new Error(`no matching HostMessage within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const watch = (message: HostMessage) => {
+        if (!predicate(message)) return;
+        clearTimeout(timer);
+        watchers.delete(watch);
+        resolve(message);
+      };
+      watchers.add(watch);
+    });
+  const calls = () => received.flatMap((m) => (m.kind.case === "call" ? [m.kind.value] : []));
+  return { first, received, send, close, ended, calls, waitFor };
 }
 
 /** A JSON value from a protobuf Value. */

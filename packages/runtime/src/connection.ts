@@ -156,7 +156,7 @@ export class RuntimeConnection {
       key: config.privateKeyPem,
       minVersion: "TLSv1.3",
     });
-    const transport = createGrpcTransport({ baseUrl: config.runtimePlaneUrl, httpVersion: "2", sessionManager: this.#sessionManager });
+    const transport = createGrpcTransport({ baseUrl: config.runtimePlaneUrl, sessionManager: this.#sessionManager });
     const client = createClient(RuntimeService, transport);
     this.#outbound.push(config.announcement);
     this.ended = this.#readLoop(client.connect(this.#outbound, { signal: this.#abort.signal }));

@@ -166,8 +166,8 @@ describe("AuditLog checkpoints", () => {
     const sizes = store.checkpoints.map((c) => c.treeSize);
     assert.deepEqual(sizes, [10, 21], "the anchor event of the first checkpoint is record 10 and does not count");
     const anchors = store.records.filter((r) => r.eventType === "audit.checkpoint_signed");
-    assert.deepEqual(anchors.map((r) => r.metadata["treeSize"]), ["10", "21"]);
-    assert.equal(anchors[0]!.metadata["rootHash"], store.checkpoints[0]!.rootHash);
+    assert.deepEqual(anchors.map((r) => r.metadata["tree_size"]), ["10", "21"]);
+    assert.equal(anchors[0]!.metadata["root_hash"], store.checkpoints[0]!.rootHash);
     for (const checkpoint of store.checkpoints) {
       const verified = verifyCheckpoint(checkpoint.signedNote, { keyName: ORIGIN, publicKey: signer.publicKey }, ed25519Verifier, sha256);
       assert.ok(verified.ok);

@@ -442,7 +442,7 @@ export class AuditLog {
       await this.record({
         eventType: CHECKPOINT_EVENT,
         resource: this.#origin,
-        metadata: { treeSize: String(treeSize), rootHash, keyId: this.#deps.signer.keyId },
+        metadata: { tree_size: String(treeSize), root_hash: rootHash, key_id: this.#deps.signer.keyId },
       });
     } catch {
       // The checkpoint stands on its own; its anchoring event is a convenience, not part of the chain's integrity.

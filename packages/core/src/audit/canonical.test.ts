@@ -106,7 +106,7 @@ describe("canonical event encoding", () => {
       [{ policyViolations: [1] }, "policyViolations"],
     ];
     for (const [change, field] of cases) {
-      const event = { ...draft(1), ...change } as unknown as AuditEventDraft;
+      const event: AuditEventDraft = { ...draft(1), ...change };
       assert.throws(
         () => canonicalEventJson(event),
         (err: unknown) => err instanceof EnterpriseError && err.code === "INVALID_ARGUMENT" && err.details["field"] === field,

@@ -151,7 +151,7 @@ export function parseVerifierKey(verifierKey: string, hasher: Hasher): TrustedKe
  * @throws EnterpriseError `INVALID_ARGUMENT` on an invalid origin, size or hash.
  */
 export function formatCheckpointBody(body: CheckpointBody): string {
-  if (body.origin === "" || /[\u0000-\u001f]/.test(body.origin)) throw invalid("origin", "The origin must be one non-empty line.");
+  if (body.origin === "" || hasControlCharacter(body.origin, false)) throw invalid("origin", "The origin must be one non-empty line.");
   if (!Number.isSafeInteger(body.treeSize) || body.treeSize < 0) throw invalid("treeSize", "The tree size must be a non-negative integer.");
   const root = hash32(body.rootHash, "rootHash");
   hash32(body.chainHash, "chainHash");
@@ -191,7 +191,7 @@ export async function signCheckpoint(body: CheckpointBody, signer: Signer, hashe
  * @throws EnterpriseError `INVALID_ARGUMENT` (details.reason) when the note is malformed.
  */
 export function parseNote(note: string): ParsedNote {
-  if (/[\u0000-\u0009\u000b-\u001f]/.test(note)) throw invalid("note", "A note contains no control characters other than newline.");
+  if (hasControlCharacter(note, true)) throw invalid("note", "A note contains no control characters other than newline.");
   if (!note.endsWith("\n")) throw invalid("note", "A note ends with a newline.");
   const separator = note.lastIndexOf("\n\n");
   if (separator < 0) throw invalid("note", "A note has a blank line before its signatures.");
@@ -304,9 +304,18 @@ function parseCheckpointText(text: string): { body: CheckpointBody; extensions: 
 }
 
 function checkKeyName(keyName: string): void {
-  if (keyName === "" || /[\s+]/u.test(keyName) || /[\u0000-\u001f]/.test(keyName)) {
+  if (keyName === "" || /[\s+]/u.test(keyName) || hasControlCharacter(keyName, false)) {
     throw invalid("keyName", "A key name is non-empty and has no spaces or '+'.");
   }
+}
+
+/** Signed notes allow no ASCII control characters other than newline. */
+function hasControlCharacter(text: string, allowNewline: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 && !(allowNewline && code === 0x0a)) return true;
+  }
+  return false;
 }
 
 function hash32(hex: string, field: string): Uint8Array {

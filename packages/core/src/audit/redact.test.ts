@@ -101,11 +101,14 @@ describe("redactMetadata", () => {
       Cookie: "c",
       forwarded: "Bearer abc.def",
       basic: "Basic dXNlcjpwYXNz",
-      runtimeId: "rt_1",
-      keyId: "key_1",
-      durationMs: "12",
+      id_token: "eyJ…",
+      tokenid: "t",
+      runtime_id: "rt_1",
+      token_id: "jti_1",
+      apiKeyId: "key_1",
+      duration_ms: "12",
     };
-    assert.deepEqual(redactMetadata(metadata), { runtimeId: "rt_1", keyId: "key_1", durationMs: "12" });
+    assert.deepEqual(redactMetadata(metadata), { runtime_id: "rt_1", token_id: "jti_1", apiKeyId: "key_1", duration_ms: "12" });
     assert.equal(metadata.password, "p", "the input is not mutated");
   });
 });

@@ -13,6 +13,9 @@ export const REDACTED = "[REDACTED]";
 /** Metadata keys that may carry credentials; their entries are dropped, not masked. */
 export const SENSITIVE_METADATA_KEY = /authorization|token|secret|password|api[_-]?key|cookie/i;
 
+/** `token_id`, `keyId`: identifiers of credentials, which audit needs, are not credentials. */
+const IDENTIFIER_KEY = /(?:[_-]id|Id|ID)$/;
+
 /** Values that look like bearer credentials are dropped whatever their key. */
 const CREDENTIAL_VALUE = /^(bearer|basic)\s/i;
 
@@ -35,7 +38,8 @@ export function redactArguments(args: unknown, schema: AdmSchema | null): unknow
 
 /**
  * A copy of an event's metadata without entries that may carry credentials:
- * keys matching {@link SENSITIVE_METADATA_KEY} and `Bearer …`/`Basic …` values.
+ * keys matching {@link SENSITIVE_METADATA_KEY} (unless they name an identifier,
+ * `…_id`/`…Id`) and `Bearer …`/`Basic …` values.
  *
  * @param metadata - String map, e.g. request headers or event details.
  * @returns A new map with only safe entries.
@@ -43,7 +47,7 @@ export function redactArguments(args: unknown, schema: AdmSchema | null): unknow
 export function redactMetadata(metadata: Readonly<Record<string, string>>): Record<string, string> {
   const safe: Record<string, string> = {};
   for (const [key, value] of Object.entries(metadata)) {
-    if (SENSITIVE_METADATA_KEY.test(key) || CREDENTIAL_VALUE.test(value)) continue;
+    if ((SENSITIVE_METADATA_KEY.test(key) && !IDENTIFIER_KEY.test(key)) || CREDENTIAL_VALUE.test(value)) continue;
     defineEntry(safe, key, value);
   }
   return safe;

@@ -34,7 +34,7 @@ function nestedObject(depth: number): Record<string, unknown> {
   return value;
 }
 
-describe("CompiledContract: ADM value vectors", () => {
+void describe("CompiledContract: ADM value vectors", () => {
   const contract = compileParameters(
     {
       count: { type: "INTEGER" },
@@ -46,45 +46,45 @@ describe("CompiledContract: ADM value vectors", () => {
     ["count"],
   );
 
-  it("accepts valid arguments", () => {
+  void it("accepts valid arguments", () => {
     assert.deepEqual(contract.validateArguments({ count: 3, enabled: true, level: "low", ratio: 0.5, items: [] }), []);
     assert.deepEqual(contract.validateArguments({ count: 2.0 }), []);
   });
 
-  it("rejects an INTEGER given 1.5", () => {
+  void it("rejects an INTEGER given 1.5", () => {
     assert.deepEqual(contract.validateArguments({ count: 1.5 }), [{ path: "/count", message: "must be integer" }]);
   });
 
-  it("rejects a BOOLEAN given the string \"true\" (no coercion)", () => {
+  void it("rejects a BOOLEAN given the string \"true\" (no coercion)", () => {
     assert.deepEqual(contract.validateArguments({ count: 1, enabled: "true" }), [{ path: "/enabled", message: "must be boolean" }]);
     assert.deepEqual(contract.validateArguments({ count: "1" }), [{ path: "/count", message: "must be integer" }]);
   });
 
-  it("matches enums case-sensitively", () => {
+  void it("matches enums case-sensitively", () => {
     assert.deepEqual(contract.validateArguments({ count: 1, level: "LOW" }), [{ path: "/level", message: 'must be one of "low", "high"' }]);
     assert.deepEqual(contract.validateArguments({ count: 1, level: "high" }), []);
   });
 
-  it("reports a missing required property at its own path", () => {
+  void it("reports a missing required property at its own path", () => {
     assert.deepEqual(contract.validateArguments({}), [{ path: "/count", message: "is required" }]);
   });
 
-  it("rejects undeclared properties by default, escaping the pointer", () => {
+  void it("rejects undeclared properties by default, escaping the pointer", () => {
     assert.deepEqual(contract.validateArguments({ count: 1, extra: 1 }), [{ path: "/extra", message: "is not declared by the contract schema" }]);
     assert.deepEqual(contract.validateArguments({ count: 1, "a/b~c": 1 }), [{ path: "/a~1b~0c", message: "is not declared by the contract schema" }]);
   });
 
-  it("accepts undeclared properties when the schema allows them", () => {
+  void it("accepts undeclared properties when the schema allows them", () => {
     const open = compileParameters({ a: { type: "STRING" } }, [], true);
     assert.deepEqual(open.validateArguments({ a: "x", anything: { nested: [1, 2] } }), []);
   });
 
-  it("rejects arguments that are not an object", () => {
+  void it("rejects arguments that are not an object", () => {
     assert.deepEqual(contract.validateArguments([1]), [{ path: "", message: "must be object" }]);
     assert.deepEqual(contract.validateArguments(null), [{ path: "", message: "must be object" }]);
   });
 
-  it("reports every issue at once (allErrors)", () => {
+  void it("reports every issue at once (allErrors)", () => {
     const issues = contract.validateArguments({ enabled: 1, level: "mid", items: [1] });
     assert.deepEqual(
       issues.map((issue) => issue.path).sort(),
@@ -93,10 +93,10 @@ describe("CompiledContract: ADM value vectors", () => {
   });
 });
 
-describe("CompiledContract: plain JSON gate", () => {
+void describe("CompiledContract: plain JSON gate", () => {
   const open = compileParameters({}, [], true);
 
-  it("rejects __proto__, constructor and prototype keys at any depth", () => {
+  void it("rejects __proto__, constructor and prototype keys at any depth", () => {
     const polluted = JSON.parse('{"__proto__": {"admin": true}}') as unknown;
     assert.deepEqual(open.validateArguments(polluted), [{ path: "/__proto__", message: 'key "__proto__" is not allowed' }]);
     const nested = JSON.parse('{"a": [{"b": {"constructor": {"prototype": 1}}}]}') as unknown;
@@ -104,7 +104,7 @@ describe("CompiledContract: plain JSON gate", () => {
     assert.deepEqual(open.validateArguments({ prototype: 1 }), [{ path: "/prototype", message: 'key "prototype" is not allowed' }]);
   });
 
-  it("accepts 32 levels of nesting and rejects 33", () => {
+  void it("accepts 32 levels of nesting and rejects 33", () => {
     assert.deepEqual(open.validateArguments(nestedObject(32)), []);
     const issues = open.validateArguments(nestedObject(33));
     assert.equal(issues.length, 1);
@@ -112,13 +112,13 @@ describe("CompiledContract: plain JSON gate", () => {
     assert.match(issues[0]?.message ?? "", /deeper than 32/);
   });
 
-  it("survives cyclic values", () => {
+  void it("survives cyclic values", () => {
     const cyclic: Record<string, unknown> = {};
     cyclic["self"] = cyclic;
     assert.equal(open.validateArguments(cyclic).length, 1);
   });
 
-  it("rejects non-finite numbers and values JSON cannot carry", () => {
+  void it("rejects non-finite numbers and values JSON cannot carry", () => {
     const issues = open.validateArguments({ a: Number.NaN, b: Number.POSITIVE_INFINITY, c: undefined, d: () => 1, e: 1n, f: new Date(0), g: Symbol("s") });
     assert.deepEqual(issues, [
       { path: "/a", message: "must be a finite number" },
@@ -131,15 +131,16 @@ describe("CompiledContract: plain JSON gate", () => {
     ]);
   });
 
-  it("accepts objects without a prototype", () => {
+  void it("accepts objects without a prototype", () => {
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 });
     assert.deepEqual(open.validateArguments(bare), []);
   });
 });
 
-describe("CompiledContract: bounds and results", () => {
-  it(`reports at most ${MAX_REPORTED_ISSUES} issues, saying how many were left out`, () => {
-    const properties = Object.fromEntries(Array.from({ length: 30 }, (_, index) => [`p${index}`, { type: "INTEGER" } as AdmSchema]));
+void describe("CompiledContract: bounds and results", () => {
+  void it(`reports at most ${MAX_REPORTED_ISSUES} issues, saying how many were left out`, () => {
+    const integer: AdmSchema = { type: "INTEGER" };
+    const properties = Object.fromEntries(Array.from({ length: 30 }, (_, index) => [`p${index}`, integer]));
     const contract = compileParameters(properties);
     const args = Object.fromEntries(Array.from({ length: 30 }, (_, index) => [`p${index}`, "x"]));
     const issues = contract.validateArguments(args);
@@ -150,14 +151,14 @@ describe("CompiledContract: bounds and results", () => {
     assert.equal(gateIssues.at(-1)?.message, "11 more issues not shown");
   });
 
-  it("accepts any JSON result when the contract has no return type", () => {
+  void it("accepts any JSON result when the contract has no return type", () => {
     const contract = CompiledContract.compile(definition({ type: "OBJECT", properties: {} }, null));
     assert.equal(contract.resultSchema, null);
     for (const content of [null, "text", 42, [1, "a"], { any: { thing: true } }]) assert.deepEqual(contract.validateResult(content), []);
     assert.deepEqual(contract.validateResult({ x: Number.NaN }), [{ path: "/x", message: "must be a finite number" }]);
   });
 
-  it("validates results against the return type", () => {
+  void it("validates results against the return type", () => {
     const contract = CompiledContract.compile(
       definition(
         { type: "OBJECT", properties: {} },
@@ -169,7 +170,7 @@ describe("CompiledContract: bounds and results", () => {
     assert.deepEqual(contract.validateResult({ temperature: 1, leaked: "internal" }), [{ path: "/leaked", message: "is not declared by the contract schema" }]);
   });
 
-  it("enforces formats, patterns and ranges", () => {
+  void it("enforces formats, patterns and ranges", () => {
     const contract = compileParameters({
       email: { type: "STRING", format: "email" },
       code: { type: "STRING", pattern: "^[A-Z]{3}$" },
@@ -184,15 +185,15 @@ describe("CompiledContract: bounds and results", () => {
   });
 });
 
-describe("CompiledContract.compile", () => {
-  it("refuses an invalid definition with INVALID_ARGUMENT", () => {
+void describe("CompiledContract.compile", () => {
+  void it("refuses an invalid definition with INVALID_ARGUMENT", () => {
     assert.throws(
       () => CompiledContract.compile(definition({ type: "OBJECT", properties: { a: { type: "ARRAY" } } })),
       (error: unknown) => error instanceof EnterpriseError && error.code === "INVALID_ARGUMENT" && error.details["field"] === "/parameters/properties/a/items",
     );
   });
 
-  it("keeps a frozen copy, so later changes to the input cannot alter the contract", () => {
+  void it("keeps a frozen copy, so later changes to the input cannot alter the contract", () => {
     const input = definition({ type: "OBJECT", properties: { a: { type: "STRING" } } });
     const contract = CompiledContract.compile(input);
     input.parameters.properties = { a: { type: "INTEGER" } };
@@ -200,11 +201,11 @@ describe("CompiledContract.compile", () => {
     assert.equal(contract.contractId, "test_tool@1.0.0");
     assert.ok(Object.isFrozen(contract.definition.parameters));
     assert.throws(() => {
-      (contract.definition.requiredRoles as string[]).push("admin");
+      contract.definition.requiredRoles.push("admin");
     }, TypeError);
   });
 
-  it("never modifies the arguments it validates", () => {
+  void it("never modifies the arguments it validates", () => {
     const contract = compileParameters({ a: { type: "INTEGER" } });
     const args = { a: "5", b: 1 };
     contract.validateArguments(args);

@@ -24,20 +24,20 @@ function issuePaths(patch: Record<string, unknown>): string[] {
   return validateContractDefinition({ ...valid(), ...patch }).map((issue) => issue.path);
 }
 
-describe("validateContractDefinition", () => {
-  it("accepts a valid definition", () => {
+void describe("validateContractDefinition", () => {
+  void it("accepts a valid definition", () => {
     assert.deepEqual(validateContractDefinition(valid()), []);
     assert.deepEqual(validateContractDefinition({ ...valid(), returnType: null, parameters: { type: "OBJECT", properties: {}, required: [] } }), []);
   });
 
-  it("applies the ADM name vectors", () => {
+  void it("applies the ADM name vectors", () => {
     for (const name of ["get_weather", "_private", "a-b", "a".repeat(64)]) assert.deepEqual(issuePaths({ name }), [], name);
     for (const name of ["2get_data", "get data", "get@data", "has.dot", "sum!", "a".repeat(65), "", 7]) {
       assert.deepEqual(issuePaths({ name }), ["/name"], String(name));
     }
   });
 
-  it("requires strict SemVer", () => {
+  void it("requires strict SemVer", () => {
     for (const contractVersion of ["0.0.1", "1.0.0-rc.1", "1.0.0-alpha.beta+build.5", "10.20.30"]) {
       assert.deepEqual(issuePaths({ contractVersion }), [], contractVersion);
     }
@@ -46,28 +46,28 @@ describe("validateContractDefinition", () => {
     }
   });
 
-  it("requires 1 to 1000 description characters after trimming", () => {
+  void it("requires 1 to 1000 description characters after trimming", () => {
     assert.deepEqual(issuePaths({ description: "   " }), ["/description"]);
     assert.deepEqual(issuePaths({ description: "" }), ["/description"]);
     assert.deepEqual(issuePaths({ description: `  ${"d".repeat(1000)}  ` }), []);
     assert.deepEqual(issuePaths({ description: "d".repeat(1001) }), ["/description"]);
   });
 
-  it("requires OBJECT parameters and well-formed schemas, with full paths", () => {
+  void it("requires OBJECT parameters and well-formed schemas, with full paths", () => {
     assert.deepEqual(issuePaths({ parameters: { type: "STRING" } }), ["/parameters/type"]);
     assert.deepEqual(issuePaths({ parameters: undefined }), ["/parameters"]);
     assert.deepEqual(issuePaths({ parameters: { type: "OBJECT", properties: { list: { type: "ARRAY" } } } }), ["/parameters/properties/list/items"]);
     assert.deepEqual(issuePaths({ returnType: { type: "INTEGER", enum: ["1"] } }), ["/returnType/enum"]);
   });
 
-  it("checks the closed vocabularies", () => {
+  void it("checks the closed vocabularies", () => {
     assert.deepEqual(issuePaths({ securityClassification: "secret" }), ["/securityClassification"]);
     assert.deepEqual(issuePaths({ securityClassification: "PUBLIC" }), ["/securityClassification"]);
     assert.deepEqual(issuePaths({ riskAssessment: "CRITICAL" }), ["/riskAssessment"]);
     assert.deepEqual(issuePaths({ supportsStreaming: "no" }), ["/supportsStreaming"]);
   });
 
-  it("checks roles and permissions", () => {
+  void it("checks roles and permissions", () => {
     assert.deepEqual(issuePaths({ requiredRoles: ["Bad Role", "ok", "ok"] }), ["/requiredRoles/0", "/requiredRoles/2"]);
     assert.deepEqual(issuePaths({ requiredPermissions: ["*", "*:*", "tools:*", "*:read"] }), []);
     assert.deepEqual(issuePaths({ requiredPermissions: ["tools", "tools:invoke:x", "to*ls:read", "Tools:invoke", ""] }), [
@@ -80,21 +80,21 @@ describe("validateContractDefinition", () => {
     assert.deepEqual(issuePaths({ requiredRoles: "agent" }), ["/requiredRoles"]);
   });
 
-  it("checks tags and governance metadata", () => {
+  void it("checks tags and governance metadata", () => {
     assert.deepEqual(issuePaths({ complianceTags: ["", "x".repeat(257)] }), ["/complianceTags/0", "/complianceTags/1"]);
     assert.deepEqual(issuePaths({ governanceMetadata: { owner: 1 } }), ["/governanceMetadata/owner"]);
     assert.deepEqual(issuePaths({ governanceMetadata: [] }), ["/governanceMetadata"]);
   });
 
-  it("refuses unknown fields and non-objects", () => {
+  void it("refuses unknown fields and non-objects", () => {
     assert.deepEqual(issuePaths({ parameter: {} }), ["/parameter"]);
     assert.deepEqual(validateContractDefinition(null), [{ path: "", message: "must be a contract definition object" }]);
     assert.deepEqual(validateContractDefinition("get_weather"), [{ path: "", message: "must be a contract definition object" }]);
   });
 });
 
-describe("contractId", () => {
-  it("joins name and version with @", () => {
+void describe("contractId", () => {
+  void it("joins name and version with @", () => {
     assert.equal(contractId("get_weather", "1.2.0"), "get_weather@1.2.0");
   });
 });

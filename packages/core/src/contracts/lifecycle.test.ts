@@ -16,8 +16,8 @@ const ALLOWED = new Set([
   "DEPRECATED>RETIRED",
 ]);
 
-describe("artifact lifecycle", () => {
-  it("allows exactly the documented transitions", () => {
+void describe("artifact lifecycle", () => {
+  void it("allows exactly the documented transitions", () => {
     for (const from of STATUSES) {
       for (const to of STATUSES) {
         assert.equal(canTransition(from, to), ALLOWED.has(`${from}>${to}`), `${from} -> ${to}`);
@@ -25,14 +25,14 @@ describe("artifact lifecycle", () => {
     }
   });
 
-  it("assertTransition passes for every allowed transition", () => {
+  void it("assertTransition passes for every allowed transition", () => {
     for (const pair of ALLOWED) {
       const [from, to] = pair.split(">") as [ArtifactStatus, ArtifactStatus];
       assert.doesNotThrow(() => assertTransition(from, to));
     }
   });
 
-  it("refuses shortcuts, resurrection and resubmission with INVALID_STATE_TRANSITION", () => {
+  void it("refuses shortcuts, resurrection and resubmission with INVALID_STATE_TRANSITION", () => {
     const forbidden: [ArtifactStatus, ArtifactStatus][] = [
       ["DRAFT", "ACTIVE"],
       ["REJECTED", "DRAFT"],
@@ -56,11 +56,11 @@ describe("artifact lifecycle", () => {
     }
   });
 
-  it("serves ACTIVE and DEPRECATED only", () => {
+  void it("serves ACTIVE and DEPRECATED only", () => {
     assert.deepEqual(STATUSES.filter(canServe), ["ACTIVE", "DEPRECATED"]);
   });
 
-  it("treats REJECTED and RETIRED as terminal", () => {
+  void it("treats REJECTED and RETIRED as terminal", () => {
     assert.deepEqual(STATUSES.filter(isTerminal), ["RETIRED", "REJECTED"]);
   });
 });

@@ -14,8 +14,8 @@ function nestedArrays(depth: number): AdmSchema {
   return schema;
 }
 
-describe("toJsonSchema", () => {
-  it("lower-cases types, closes objects by default and declares the 2020-12 dialect", () => {
+void describe("toJsonSchema", () => {
+  void it("lower-cases types, closes objects by default and declares the 2020-12 dialect", () => {
     const schema: AdmSchema = {
       type: "OBJECT",
       description: "weather query",
@@ -46,7 +46,7 @@ describe("toJsonSchema", () => {
     });
   });
 
-  it("turns nullable into a type union with null, and adds null to an enum", () => {
+  void it("turns nullable into a type union with null, and adds null to an enum", () => {
     assert.deepEqual(toJsonSchema({ type: "STRING", nullable: true, enum: ["a"] }, { dialect: false }), {
       type: ["string", "null"],
       enum: ["a", null],
@@ -54,14 +54,14 @@ describe("toJsonSchema", () => {
     assert.deepEqual(toJsonSchema({ type: "INTEGER", nullable: false }, { dialect: false }), { type: "integer" });
   });
 
-  it("keeps additionalProperties: true when asked, omits an empty required list and drops secret", () => {
+  void it("keeps additionalProperties: true when asked, omits an empty required list and drops secret", () => {
     assert.deepEqual(
       toJsonSchema({ type: "OBJECT", properties: { token: { type: "STRING", secret: true } }, required: [], additionalProperties: true }, { dialect: false }),
       { type: "object", properties: { token: { type: "string" } }, additionalProperties: true },
     );
   });
 
-  it("does not modify its input", () => {
+  void it("does not modify its input", () => {
     const schema: AdmSchema = { type: "OBJECT", properties: { a: { type: "STRING", enum: ["x"] } }, required: ["a"] };
     const before = structuredClone(schema);
     const translated = toJsonSchema(schema);
@@ -71,8 +71,8 @@ describe("toJsonSchema", () => {
   });
 });
 
-describe("findAdmSchemaIssues", () => {
-  it("accepts a well-formed schema", () => {
+void describe("findAdmSchemaIssues", () => {
+  void it("accepts a well-formed schema", () => {
     assert.deepEqual(
       findAdmSchemaIssues({
         type: "OBJECT",
@@ -84,11 +84,11 @@ describe("findAdmSchemaIssues", () => {
     assert.deepEqual(findAdmSchemaIssues({ type: "OBJECT", properties: {}, required: [] }), []);
   });
 
-  it("rejects an ARRAY without items", () => {
+  void it("rejects an ARRAY without items", () => {
     assert.deepEqual(findAdmSchemaIssues({ type: "ARRAY" }), [{ path: "/items", message: "ARRAY requires items" }]);
   });
 
-  it("rejects required entries that are not properties, and duplicates", () => {
+  void it("rejects required entries that are not properties, and duplicates", () => {
     const issues = findAdmSchemaIssues({ type: "OBJECT", properties: { x: { type: "STRING" } }, required: ["x", "y", "x"] });
     assert.deepEqual(issues, [
       { path: "/required/1", message: '"y" is not declared in properties' },
@@ -96,47 +96,47 @@ describe("findAdmSchemaIssues", () => {
     ]);
   });
 
-  it("rejects enum on a non-STRING type, and empty or repeated enums", () => {
+  void it("rejects enum on a non-STRING type, and empty or repeated enums", () => {
     assert.deepEqual(paths({ type: "INTEGER", enum: ["1"] }), ["/enum"]);
     assert.deepEqual(paths({ type: "STRING", enum: [] }), ["/enum"]);
     assert.deepEqual(paths({ type: "STRING", enum: ["a", "a"] }), ["/enum/1"]);
     assert.deepEqual(paths({ type: "STRING", enum: ["a", 1] }), ["/enum/1"]);
   });
 
-  it("rejects a pattern that does not compile", () => {
+  void it("rejects a pattern that does not compile", () => {
     assert.deepEqual(findAdmSchemaIssues({ type: "STRING", pattern: "([a-z" }), [{ path: "/pattern", message: "is not a valid regular expression" }]);
     assert.deepEqual(findAdmSchemaIssues({ type: "STRING", pattern: "^\\p{L}+$" }), []);
   });
 
-  it("rejects constraint keywords on types they do not constrain", () => {
+  void it("rejects constraint keywords on types they do not constrain", () => {
     assert.deepEqual(paths({ type: "STRING", minimum: 1 }), ["/minimum"]);
     assert.deepEqual(paths({ type: "INTEGER", pattern: "x" }), ["/pattern"]);
     assert.deepEqual(paths({ type: "BOOLEAN", items: { type: "STRING" } }), ["/items"]);
     assert.deepEqual(paths({ type: "ARRAY", items: { type: "STRING" }, properties: {} }), ["/properties"]);
   });
 
-  it("rejects unknown keywords and unknown formats", () => {
+  void it("rejects unknown keywords and unknown formats", () => {
     assert.deepEqual(paths({ type: "INTEGER", minimun: 1 }), ["/minimun"]);
     assert.deepEqual(paths({ type: "STRING", format: "email-ish" }), ["/format"]);
     assert.deepEqual(paths({ type: "STRING", format: "int32" }), ["/format"]);
     assert.deepEqual(paths({ type: "NUMBER", format: "double" }), []);
   });
 
-  it("rejects bad bounds", () => {
+  void it("rejects bad bounds", () => {
     assert.deepEqual(paths({ type: "STRING", minLength: -1 }), ["/minLength"]);
     assert.deepEqual(paths({ type: "STRING", minLength: 1.5 }), ["/minLength"]);
     assert.deepEqual(paths({ type: "NUMBER", minimum: 5, maximum: 1 }), ["/minimum"]);
     assert.deepEqual(paths({ type: "NUMBER", minimum: Number.NaN }), ["/minimum"]);
   });
 
-  it("rejects property names outside the identifier pattern and reserved names", () => {
+  void it("rejects property names outside the identifier pattern and reserved names", () => {
     const schema = JSON.parse(
       `{"type":"OBJECT","properties":{"ok_name-1":{"type":"STRING"},"2abc":{"type":"STRING"},"has space":{"type":"STRING"},"${"a".repeat(65)}":{"type":"STRING"},"__proto__":{"type":"STRING"}}}`,
     ) as unknown;
     assert.deepEqual(paths(schema), ["/properties/2abc", "/properties/has space", `/properties/${"a".repeat(65)}`, "/properties/__proto__"]);
   });
 
-  it("rejects unknown types and values that are not schema objects", () => {
+  void it("rejects unknown types and values that are not schema objects", () => {
     assert.deepEqual(paths({ type: "string" }), ["/type"]);
     assert.deepEqual(paths({ type: "DATETIME" }), ["/type"]);
     assert.deepEqual(paths(null), [""]);
@@ -144,7 +144,7 @@ describe("findAdmSchemaIssues", () => {
     assert.deepEqual(paths({ type: "OBJECT", properties: { a: "STRING" } }), ["/properties/a"]);
   });
 
-  it(`accepts nesting of ${MAX_SCHEMA_DEPTH} levels and rejects one more`, () => {
+  void it(`accepts nesting of ${MAX_SCHEMA_DEPTH} levels and rejects one more`, () => {
     assert.deepEqual(findAdmSchemaIssues(nestedArrays(MAX_SCHEMA_DEPTH)), []);
     const issues = findAdmSchemaIssues(nestedArrays(MAX_SCHEMA_DEPTH + 1));
     assert.equal(issues.length, 1);
@@ -152,7 +152,7 @@ describe("findAdmSchemaIssues", () => {
     assert.equal(issues[0]?.path, `${"/items".repeat(MAX_SCHEMA_DEPTH)}`);
   });
 
-  it("rejects schemas with more than 1,000 nodes", () => {
+  void it("rejects schemas with more than 1,000 nodes", () => {
     const wide = (count: number): unknown => ({
       type: "OBJECT",
       properties: Object.fromEntries(Array.from({ length: count }, (_, index) => [`p${index}`, { type: "STRING" }])),
@@ -161,14 +161,14 @@ describe("findAdmSchemaIssues", () => {
     assert.deepEqual(findAdmSchemaIssues(wide(1000)), [{ path: "", message: "schema has more than 1000 nodes" }]);
   });
 
-  it("prefixes issue paths with the base path", () => {
+  void it("prefixes issue paths with the base path", () => {
     assert.deepEqual(paths({ type: "OBJECT", properties: { a: { type: "ARRAY" } } }).map((path) => `/parameters${path}`), ["/parameters/properties/a/items"]);
     assert.deepEqual(findAdmSchemaIssues({ type: "ARRAY" }, "/returnType").map((issue) => issue.path), ["/returnType/items"]);
   });
 });
 
-describe("validateAdmSchema", () => {
-  it("throws INVALID_ARGUMENT naming the first issue", () => {
+void describe("validateAdmSchema", () => {
+  void it("throws INVALID_ARGUMENT naming the first issue", () => {
     assert.throws(
       () => validateAdmSchema({ type: "OBJECT", properties: { a: { type: "ARRAY" } } }),
       (error: unknown) =>
@@ -179,7 +179,7 @@ describe("validateAdmSchema", () => {
     );
   });
 
-  it("returns normally for a valid schema", () => {
+  void it("returns normally for a valid schema", () => {
     assert.doesNotThrow(() => validateAdmSchema({ type: "STRING" }));
   });
 });

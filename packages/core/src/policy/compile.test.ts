@@ -45,8 +45,8 @@ function refusal(fn: () => unknown): EnterpriseError {
   assert.fail("expected INVALID_ARGUMENT");
 }
 
-describe("PolicyCompiler", () => {
-  it("compiles a policy version once and serves it from the cache", () => {
+void describe("PolicyCompiler", () => {
+  void it("compiles a policy version once and serves it from the cache", () => {
     const compiler = new PolicyCompiler();
     const first = compiler.compile(record("args.amount > 5"));
     const second = compiler.compile(record("args.amount > 5"));
@@ -56,7 +56,7 @@ describe("PolicyCompiler", () => {
     assert.equal(first.key, "acme/pol-1@1");
   });
 
-  it("compiles each version, and each tenant, separately", () => {
+  void it("compiles each version, and each tenant, separately", () => {
     const compiler = new PolicyCompiler();
     const v1 = compiler.compile(record("true"));
     const v2 = compiler.compile(record("true", { version: 2 }));
@@ -66,7 +66,7 @@ describe("PolicyCompiler", () => {
     assert.equal(compiler.compilations, 3);
   });
 
-  it("never serves a cached program for a rule that changed under the same version", () => {
+  void it("never serves a cached program for a rule that changed under the same version", () => {
     const compiler = new PolicyCompiler();
     const original = compiler.compile(record("args.amount > 5"));
     const rewritten = compiler.compile(record("args.amount > 50"));
@@ -76,7 +76,7 @@ describe("PolicyCompiler", () => {
     assert.equal(compiler.size, 1);
   });
 
-  it("evicts the oldest version beyond its bound", () => {
+  void it("evicts the oldest version beyond its bound", () => {
     const compiler = new PolicyCompiler({ maxEntries: 2 });
     const first = compiler.compile(record("true", { version: 1 }));
     compiler.compile(record("true", { version: 2 }));
@@ -86,14 +86,14 @@ describe("PolicyCompiler", () => {
     assert.equal(compiler.compilations, 4);
   });
 
-  it("uses the process-wide compiler by default", () => {
+  void it("uses the process-wide compiler by default", () => {
     const policy = record("true", { policyId: "pol-default-cache" });
     assert.equal(compilePolicy(policy), compilePolicy(policy));
   });
 });
 
-describe("compilePolicy refusals", () => {
-  it("reports CEL syntax errors with the policy id and position", () => {
+void describe("compilePolicy refusals", () => {
+  void it("reports CEL syntax errors with the policy id and position", () => {
     const error = refusal(() => compilePolicy(record("args.amount >", { policyId: "pol-syntax" }), new PolicyCompiler()));
     assert.equal(error.details["policy_id"], "pol-syntax");
     assert.match(error.details["error"] ?? "", /^syntax error: /);
@@ -101,7 +101,7 @@ describe("compilePolicy refusals", () => {
     assert.ok(Number(error.details["column"]) >= 1);
   });
 
-  it(`refuses conditions longer than ${MAX_CONDITION_LENGTH} characters`, () => {
+  void it(`refuses conditions longer than ${MAX_CONDITION_LENGTH} characters`, () => {
     const atLimit = `${"true && ".repeat(511)}true`.padEnd(MAX_CONDITION_LENGTH, " ");
     assert.equal(atLimit.length, MAX_CONDITION_LENGTH);
     assert.doesNotThrow(() => compilePolicy(record(atLimit), new PolicyCompiler()));
@@ -109,7 +109,7 @@ describe("compilePolicy refusals", () => {
     assert.match(error.details["error"] ?? "", /longer than 4096/);
   });
 
-  it("refuses empty conditions, unknown effects, malformed actions and targets", () => {
+  void it("refuses empty conditions, unknown effects, malformed actions and targets", () => {
     const compiler = new PolicyCompiler();
     assert.match(refusal(() => compiler.compile(record("  "))).details["error"] ?? "", /empty/);
     assert.match(refusal(() => compiler.compile(record("true", {}, { effect: "MAYBE" as "DENY" }))).details["error"] ?? "", /effect/);
@@ -119,22 +119,22 @@ describe("compilePolicy refusals", () => {
   });
 });
 
-describe("CompiledPolicy.evaluate", () => {
+void describe("CompiledPolicy.evaluate", () => {
   const compiler = new PolicyCompiler();
   const activation = buildActivation(INPUT);
   const outcome = (condition: string) => compiler.compile(record(condition, { policyId: condition.slice(0, 60).replace(/[^a-z0-9]/g, "-") })).evaluate(activation);
 
-  it("matches on true and not on false", () => {
+  void it("matches on true and not on false", () => {
     assert.deepEqual(outcome("args.amount == 10"), { kind: "match" });
     assert.deepEqual(outcome("args.amount == 11"), { kind: "no-match" });
   });
 
-  it("reports a non-boolean result as an error", () => {
+  void it("reports a non-boolean result as an error", () => {
     assert.equal(outcome("args.amount + 1.0").kind, "error");
     assert.equal(outcome("'text'").kind, "error");
   });
 
-  it("reports evaluation errors (absent fields, bad overloads, unknown identifiers) as errors", () => {
+  void it("reports evaluation errors (absent fields, bad overloads, unknown identifiers) as errors", () => {
     assert.equal(outcome("args.missing > 1").kind, "error");
     assert.equal(outcome("args.amount + 1 > 1").kind, "error");
     assert.equal(outcome("nobody == 1").kind, "error");
@@ -142,8 +142,8 @@ describe("CompiledPolicy.evaluate", () => {
   });
 });
 
-describe("parsePolicyTarget", () => {
-  it("parses every target form", () => {
+void describe("parsePolicyTarget", () => {
+  void it("parses every target form", () => {
     assert.deepEqual(parsePolicyTarget("contract:get_weather", "acme"), { kind: "contract", name: "get_weather", version: null });
     assert.deepEqual(parsePolicyTarget("contract:get_weather@1.2.0", "acme"), { kind: "contract", name: "get_weather", version: "1.2.0" });
     assert.deepEqual(parsePolicyTarget("contract:*", "acme"), { kind: "all" });
@@ -154,15 +154,15 @@ describe("parsePolicyTarget", () => {
     assert.deepEqual(parsePolicyTarget("tenant:globex", "acme"), { kind: "none" });
   });
 
-  it("refuses malformed targets", () => {
+  void it("refuses malformed targets", () => {
     for (const target of ["", "contract:", "role:", "tenant:", "role:Finance", "contract:2bad", "principal:bob", "contract:a b"]) {
       assert.equal(parsePolicyTarget(target, "acme"), null, target);
     }
   });
 });
 
-describe("actionMatcher", () => {
-  it("covers every action when empty, otherwise as permissions match", () => {
+void describe("actionMatcher", () => {
+  void it("covers every action when empty, otherwise as permissions match", () => {
     assert.equal(actionMatcher([])("anything:at-all"), true);
     const invokeOnly = actionMatcher(["tools:invoke"]);
     assert.equal(invokeOnly("tools:invoke"), true);

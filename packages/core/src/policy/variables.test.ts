@@ -52,8 +52,8 @@ function evaluate(condition: string, input: PolicyInput = INPUT): string {
   return outcome.kind === "error" ? `error: ${outcome.message}` : outcome.kind;
 }
 
-describe("buildActivation", () => {
-  it("exposes every documented principal, tenant and session field", () => {
+void describe("buildActivation", () => {
+  void it("exposes every documented principal, tenant and session field", () => {
     for (const condition of [
       'principal.id == "user-7"',
       'principal.type == "SERVICE_ACCOUNT"',
@@ -69,7 +69,7 @@ describe("buildActivation", () => {
     }
   });
 
-  it("exposes every documented contract and request field", () => {
+  void it("exposes every documented contract and request field", () => {
     for (const condition of [
       'contract.name == "transfer_funds" && contract.version == "2.1.0"',
       'contract.classification == "restricted" && contract.risk == "HIGH"',
@@ -85,7 +85,7 @@ describe("buildActivation", () => {
     }
   });
 
-  it("exposes arguments as JSON: numbers are doubles, objects maps, arrays lists", () => {
+  void it("exposes arguments as JSON: numbers are doubles, objects maps, arrays lists", () => {
     for (const condition of [
       "args.amount < 1000 && args.amount == 250.0",
       "type(args.amount) == double",
@@ -102,32 +102,32 @@ describe("buildActivation", () => {
     assert.equal(evaluate("args.amount * 2.0 == 500.0"), "match");
   });
 
-  it("makes absent fields errors, so unguarded conditions fail closed", () => {
+  void it("makes absent fields errors, so unguarded conditions fail closed", () => {
     assert.match(evaluate("args.limit < 5"), /^error: /);
     assert.match(evaluate("principal.attributes.team == 'x'"), /^error: /);
   });
 
-  it("exposes only own properties of arguments", () => {
+  void it("exposes only own properties of arguments", () => {
     assert.equal(evaluate("has(args.constructor) || has(args.toString) || has(args.__proto__)"), "no-match");
     assert.match(evaluate("args.hasOwnProperty == null"), /^error: /);
   });
 
-  it("reads each binding once per activation and reuses it", () => {
+  void it("reads each binding once per activation and reuses it", () => {
     const activation = buildActivation(INPUT);
     assert.equal(activation["principal"], activation["principal"]);
     assert.equal(activation["args"], activation["args"]);
   });
 });
 
-describe("renderPolicyVariablesMarkdown", () => {
-  it("documents the schema version and every variable", () => {
+void describe("renderPolicyVariablesMarkdown", () => {
+  void it("documents the schema version and every variable", () => {
     const markdown = renderPolicyVariablesMarkdown();
     assert.equal(POLICY_VARIABLES_VERSION, "1");
     assert.match(markdown, /Variable schema version: \*\*1\*\*/);
     for (const variable of POLICY_VARIABLES) assert.ok(markdown.includes(`| \`${variable.path}\` |`), variable.path);
   });
 
-  it("gives examples that are valid CEL over the documented variables", () => {
+  void it("gives examples that are valid CEL over the documented variables", () => {
     for (const variable of POLICY_VARIABLES) {
       if (variable.example === "") continue;
       assert.doesNotMatch(evaluate(variable.example), /syntax error|unresolved/, variable.example);

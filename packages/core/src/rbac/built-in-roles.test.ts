@@ -4,12 +4,12 @@ import { builtInRoles } from "./built-in-roles.ts";
 import { hasPermission, isValidRoleName, isWellFormedPermission } from "./permissions.ts";
 import { RoleGraph } from "./role-graph.ts";
 
-describe("builtInRoles", () => {
+void describe("builtInRoles", () => {
   const roles = builtInRoles("acme", 1_700_000_000_000);
   const graph = RoleGraph.build(roles);
   const grants = (name: string): readonly string[] => graph.effectivePermissions([name]);
 
-  it("creates the six documented roles for the tenant, marked built in", () => {
+  void it("creates the six documented roles for the tenant, marked built in", () => {
     assert.deepEqual(roles.map((role) => role.name), ["tenant-admin", "contract-author", "approver", "agent", "runtime-operator", "auditor"]);
     for (const role of roles) {
       assert.equal(role.tenantId, "acme");
@@ -22,7 +22,7 @@ describe("builtInRoles", () => {
     }
   });
 
-  it("grants each role exactly its documented permissions", () => {
+  void it("grants each role exactly its documented permissions", () => {
     assert.deepEqual(grants("tenant-admin"), ["*"]);
     assert.deepEqual(grants("contract-author"), ["contracts:read", "contracts:submit", "governance:request"]);
     assert.deepEqual(grants("approver"), ["contracts:read", "governance:adjudicate", "governance:read", "policies:read"]);
@@ -31,7 +31,7 @@ describe("builtInRoles", () => {
     assert.deepEqual(grants("auditor"), ["audit:read", "audit:verify"]);
   });
 
-  it("separates duties: authors cannot adjudicate, approvers cannot submit, only agents invoke", () => {
+  void it("separates duties: authors cannot adjudicate, approvers cannot submit, only agents invoke", () => {
     assert.equal(hasPermission(grants("contract-author"), "governance:adjudicate"), false);
     assert.equal(hasPermission(grants("approver"), "contracts:submit"), false);
     assert.deepEqual(
@@ -40,7 +40,7 @@ describe("builtInRoles", () => {
     );
   });
 
-  it("returns fresh records each time", () => {
+  void it("returns fresh records each time", () => {
     const first = builtInRoles("acme", 0);
     first[0]?.permissions.push("tools:invoke");
     assert.deepEqual(builtInRoles("acme", 0)[0]?.permissions, ["*"]);

@@ -20,19 +20,19 @@ function check(principalRoles: string[], requiredRoles: string[] = [], requiredP
   return checkContractAccess({ principalRoles, principalPermissions, graph, contract: { requiredRoles, requiredPermissions } });
 }
 
-describe("checkContractAccess", () => {
-  it("denies by default: no roles, no grants, nothing allowed", () => {
+void describe("checkContractAccess", () => {
+  void it("denies by default: no roles, no grants, nothing allowed", () => {
     assert.deepEqual(check([]), { allowed: false, reason: "missing permissions: tools:invoke", missingRoles: [], missingPermissions: ["tools:invoke"] });
     assert.deepEqual(check(["auditor"]).allowed, false);
   });
 
-  it("allows a principal holding tools:invoke when the contract requires nothing else", () => {
+  void it("allows a principal holding tools:invoke when the contract requires nothing else", () => {
     assert.deepEqual(check(["agent"]), { allowed: true });
     assert.deepEqual(check([], [], [], ["tools:invoke"]), { allowed: true });
     assert.deepEqual(check(["tenant-admin"]), { allowed: true });
   });
 
-  it("requires at least one of the contract's roles", () => {
+  void it("requires at least one of the contract's roles", () => {
     assert.deepEqual(check(["agent"], ["finance", "treasury"]), {
       allowed: false,
       reason: "requires one of the roles: finance, treasury",
@@ -43,17 +43,17 @@ describe("checkContractAccess", () => {
     assert.deepEqual(check(["treasury"], ["finance", "treasury"]), { allowed: true });
   });
 
-  it("counts a role that inherits the required one", () => {
+  void it("counts a role that inherits the required one", () => {
     assert.deepEqual(check(["agent", "finance-lead"], ["finance"]), { allowed: true });
     assert.equal(check(["agent", "finance"], ["finance-lead"]).allowed, false);
   });
 
-  it("never counts a role the tenant does not define, even by name", () => {
+  void it("never counts a role the tenant does not define, even by name", () => {
     const access = check(["agent", "payroll"], ["payroll"]);
     assert.equal(access.allowed, false);
   });
 
-  it("requires all of the contract's permissions, from roles or direct grants", () => {
+  void it("requires all of the contract's permissions, from roles or direct grants", () => {
     assert.deepEqual(check(["agent", "finance"], [], ["payments:read", "payments:approve"]), {
       allowed: false,
       reason: "missing permissions: payments:approve",
@@ -65,7 +65,7 @@ describe("checkContractAccess", () => {
     assert.deepEqual(check(["treasury"], [], ["payments:read", "payments:approve"]), { allowed: true });
   });
 
-  it("lists everything missing at once", () => {
+  void it("lists everything missing at once", () => {
     assert.deepEqual(check(["auditor"], ["finance"], ["payments:read"]), {
       allowed: false,
       reason: "requires one of the roles: finance; missing permissions: tools:invoke, payments:read",

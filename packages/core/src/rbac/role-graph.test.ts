@@ -15,19 +15,19 @@ const graph = RoleGraph.build([
   role("broken", ["not a permission", "tools"]),
 ]);
 
-describe("RoleGraph", () => {
-  it("unions a role's own permissions with every inherited one, transitively", () => {
+void describe("RoleGraph", () => {
+  void it("unions a role's own permissions with every inherited one, transitively", () => {
     assert.deepEqual(graph.effectivePermissions(["finance"]), ["contracts:read", "payments:approve", "reports:run"]);
     assert.deepEqual(graph.effectivePermissions(["viewer"]), ["contracts:read"]);
     assert.deepEqual(graph.effectivePermissions(["viewer", "analyst"]), ["contracts:read", "reports:run"]);
   });
 
-  it("memoises each role's permissions", () => {
+  void it("memoises each role's permissions", () => {
     assert.equal(graph.effectivePermissions(["finance"]), graph.effectivePermissions(["finance"]));
     assert.ok(Object.isFrozen(graph.effectivePermissions(["finance"])));
   });
 
-  it("grants nothing for unknown roles, unknown parents or malformed permissions", () => {
+  void it("grants nothing for unknown roles, unknown parents or malformed permissions", () => {
     assert.deepEqual(graph.effectivePermissions(["ghost"]), []);
     assert.deepEqual(graph.effectivePermissions(["ghost", "viewer"]), ["contracts:read"]);
     assert.deepEqual(graph.effectivePermissions([]), []);
@@ -35,7 +35,7 @@ describe("RoleGraph", () => {
     assert.deepEqual(graph.effectiveRoles(["finance"]), ["analyst", "finance", "viewer"]);
   });
 
-  it("tells which roles a role amounts to", () => {
+  void it("tells which roles a role amounts to", () => {
     assert.equal(graph.holdsRole(["finance"], "viewer"), true);
     assert.equal(graph.holdsRole(["viewer"], "finance"), false);
     assert.equal(graph.holdsRole(["ghost"], "ghost"), false);
@@ -45,21 +45,21 @@ describe("RoleGraph", () => {
     assert.deepEqual(graph.names(), ["analyst", "broken", "finance", "viewer"]);
   });
 
-  it("rejects an inheritance cycle, naming it", () => {
+  void it("rejects an inheritance cycle, naming it", () => {
     assert.throws(
       () => RoleGraph.build([role("a", [], ["b"]), role("b", [], ["c"]), role("c", [], ["a"]), role("d", [], ["a"])]),
       (error: unknown) => error instanceof EnterpriseError && error.code === "INVALID_ARGUMENT" && error.details["cycle"] === "a -> b -> c -> a",
     );
   });
 
-  it("rejects a role that inherits itself", () => {
+  void it("rejects a role that inherits itself", () => {
     assert.throws(
       () => RoleGraph.build([role("loop", ["tools:invoke"], ["loop"])]),
       (error: unknown) => error instanceof EnterpriseError && error.details["cycle"] === "loop -> loop",
     );
   });
 
-  it("accepts a diamond (shared ancestors are not cycles)", () => {
+  void it("accepts a diamond (shared ancestors are not cycles)", () => {
     const diamond = RoleGraph.build([
       role("base", ["a:read"]),
       role("left", ["b:read"], ["base"]),
@@ -69,12 +69,12 @@ describe("RoleGraph", () => {
     assert.deepEqual(diamond.effectivePermissions(["top"]), ["a:read", "b:read", "c:read"]);
   });
 
-  it("rejects duplicate names and roles of several tenants", () => {
+  void it("rejects duplicate names and roles of several tenants", () => {
     assert.throws(() => RoleGraph.build([role("a", []), role("a", [])]), (error: unknown) => error instanceof EnterpriseError && error.details["role"] === "a");
     assert.throws(() => RoleGraph.build([role("a", []), role("b", [], [], "other")]), (error: unknown) => error instanceof EnterpriseError && error.code === "INVALID_ARGUMENT");
   });
 
-  it("builds an empty graph", () => {
+  void it("builds an empty graph", () => {
     assert.deepEqual(RoleGraph.build([]).effectivePermissions(["agent"]), []);
   });
 });

@@ -148,7 +148,7 @@ export class TenantDirectory {
     for (const record of contractRecords) {
       if (!canServe(record.status)) continue;
       let versions = contracts.get(record.definition.name);
-      if (versions === undefined) contracts.set(record.definition.name, (versions = new Map()));
+      if (versions === undefined) contracts.set(record.definition.name, (versions = new Map<string, ServableContract>()));
       versions.set(record.definition.contractVersion, { record, compiled: CompiledContract.compile(record.definition) });
     }
     const snapshot: TenantSnapshot = {

@@ -10,7 +10,7 @@
  */
 import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
-import { link, mkdir, open, readFile, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Name of the environment variable that carries the master key (base64url, 32 bytes). */
@@ -155,22 +155,29 @@ function decodeMasterKey(text: string, origin: string): Buffer {
 }
 
 async function readMasterKeyFile(path: string): Promise<Buffer | null> {
-  let info;
+  let handle;
   try {
-    info = await stat(path);
+    // O_NONBLOCK: a FIFO planted at the path must not hang startup.
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (err) {
     if (isErrnoCode(err, "ENOENT")) return null;
     throw new KeyProtectionError(`cannot read master key file ${path}`, { cause: err });
   }
-  if (!info.isFile()) throw new KeyProtectionError(`master key path ${path} is not a regular file`);
-  // POSIX modes mean nothing on Windows; there the directory ACL is the operator's job.
-  if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
-    throw new KeyProtectionError(
-      `master key file ${path} is readable by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, "0")}); ` +
-        `refusing to start. Run: chmod 600 ${path}`,
-    );
+  try {
+    // Check the mode of the file we hold open, not of whatever the path names a moment later.
+    const info = await handle.stat();
+    if (!info.isFile()) throw new KeyProtectionError(`master key path ${path} is not a regular file`);
+    // POSIX modes mean nothing on Windows; there the directory ACL is the operator's job.
+    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
+      throw new KeyProtectionError(
+        `master key file ${path} is readable by group or others (mode ${(info.mode & 0o777).toString(8).padStart(4, "0")}); ` +
+          `refusing to start. Run: chmod 600 ${path}`,
+      );
+    }
+    return decodeMasterKey(await handle.readFile("utf8"), `master key file ${path}`);
+  } finally {
+    await handle.close();
   }
-  return decodeMasterKey(await readFile(path, "utf8"), `master key file ${path}`);
 }
 
 async function createMasterKeyFile(dataDir: string, path: string): Promise<void> {

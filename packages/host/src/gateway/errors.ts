@@ -69,7 +69,21 @@ function fromConnectError(error: ConnectError, correlationId: string): Enterpris
       return new EnterpriseError("CANCELLED", { correlationId, cause: error });
     case Code.DeadlineExceeded:
       return new EnterpriseError("DEADLINE_EXCEEDED", { correlationId, cause: error });
-    default:
+    case Code.Unavailable:
+      return new EnterpriseError("UNAVAILABLE", { correlationId, cause: error });
+    case Code.PermissionDenied:
+      return new EnterpriseError("AUTHORIZATION_DENIED", { correlationId, cause: error });
+    case Code.NotFound:
+      return new EnterpriseError("NOT_FOUND", { correlationId, cause: error });
+    case Code.AlreadyExists:
+      return new EnterpriseError("ALREADY_EXISTS", { correlationId, cause: error });
+    case Code.FailedPrecondition:
+    case Code.OutOfRange:
+      return new EnterpriseError("INVALID_ARGUMENT", { correlationId, cause: error });
+    case Code.Aborted:
+      return new EnterpriseError("CONFLICT", { correlationId, cause: error });
+    case Code.DataLoss:
+    case Code.Unknown:
       return new EnterpriseError("INTERNAL_ERROR", { correlationId, cause: error });
   }
 }

@@ -4,8 +4,8 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { SchemaSchema, SchemaType } from "@aesp/proto/adm";
-import type { Schema } from "@aesp/proto/adm";
+import { SchemaType } from "@aesp/proto/adm";
+import type { Schema, SchemaSchema } from "@aesp/proto/adm";
 import { AuditEventSchema, EnterpriseSecurityContextSchema, EnterpriseToolContractSchema, PolicyDefinitionSchema, PrincipalType as WirePrincipalType } from "@aesp/proto/enterprise";
 import type { EnterpriseToolContract, PolicyDefinition } from "@aesp/proto/enterprise";
 import { PrincipalSchema } from "@aesp/proto/identity";

@@ -212,7 +212,7 @@ export async function startRuntimePlane(
     { ...runtimePlaneTlsOptions({ ca: options.caCertificatePem, serverCert: options.certificatePem, serverKey: options.privateKeyPem }), settings: { maxConcurrentStreams: 1000 } },
     handler,
   );
-  server.on("tlsClientError", (err) => deps.logger.debug({ err: err.message }, "runtime plane TLS handshake refused"));
+  server.on("tlsClientError", (err: Error) => deps.logger.debug({ err: err.message }, "runtime plane TLS handshake refused"));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => resolve());

@@ -18,16 +18,17 @@ export const dispatch: Step = {
     const runtime = required(call.runtime, "runtime");
     const contract = required(call.contract, "contract");
     const definition = contract.record.definition;
-    let chunkFailure: EnterpriseError | null = null;
+    // A holder rather than a `let`: the callback assigns it, which flow analysis cannot see.
+    const failure: { error: EnterpriseError | null } = { error: null };
     const onChunk =
       call.onChunk === null
         ? undefined
         : (payload: unknown) => {
-            if (chunkFailure !== null) return;
+            if (failure.error !== null) return;
             const issues = contract.compiled.validateResult(payload);
             if (issues.length > 0) {
-              chunkFailure = resultRejected(contract.record.contractId, issues);
-              call.abort.abort(chunkFailure);
+              failure.error = resultRejected(contract.record.contractId, issues);
+              call.abort.abort(failure.error);
               return;
             }
             call.onChunk?.(payload);
@@ -50,11 +51,11 @@ export const dispatch: Step = {
       );
       deps.runtimes.report(runtime.connectionId, true);
     } catch (err) {
-      if (chunkFailure !== null) throw chunkFailure;
+      if (failure.error !== null) throw failure.error;
       if (isErrorCode(err, "UNAVAILABLE", "DEADLINE_EXCEEDED")) deps.runtimes.report(runtime.connectionId, false);
       throw err;
     }
-    if (chunkFailure !== null) throw chunkFailure;
+    if (failure.error !== null) throw failure.error;
   },
 };
 

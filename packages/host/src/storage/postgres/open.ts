@@ -8,13 +8,16 @@ import { isSafeSchemaName } from "../migrations/runner.ts";
 /** The OID of PostgreSQL's int8 (bigint). */
 const INT8_OID = 20;
 
+/** Parses one column value from its text form. */
+type ValueParser = (value: string) => unknown;
+
 /** Type parsers for this pool only: `pg.types` is process-global and shared with other code. */
 const typeParsers: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") => {
+  getTypeParser: ((oid: number, format?: "text" | "binary"): ValueParser => {
     // Epoch milliseconds, sequence numbers and counts all fit in 2^53; `pg`
     // would otherwise return every bigint as a string.
-    if (oid === INT8_OID && format !== "binary") return (value: string) => Number(value);
-    return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
+    if (oid === INT8_OID && format !== "binary") return (value) => Number(value);
+    return (format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format)) as ValueParser;
   }) as pg.CustomTypesConfig["getTypeParser"],
 };
 

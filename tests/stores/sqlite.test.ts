@@ -1,0 +1,120 @@
+/**
+ * The SQLite adapter: the store conformance suite on a file in a temporary
+ * directory, plus what is specific to SQLite (pragmas, file creation,
+ * migrations on reopen, the table layout).
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { openStore } from "../../packages/host/src/storage/index.ts";
+import { openSqliteDatabase } from "../../packages/host/src/storage/sqlite/open.ts";
+import { runStoreConformance } from "./conformance.ts";
+import { principalRecord, tenantRecord } from "./fixtures.ts";
+
+const directory = mkdtempSync(join(tmpdir(), "aesp-store-"));
+after(() => rmSync(directory, { recursive: true, force: true }));
+
+// A nested path: openStore must create the missing directories.
+const conformancePath = join(directory, "conformance", "data", "aesp.db");
+runStoreConformance("sqlite", () => openStore({ kind: "sqlite", path: conformancePath }), async () => {
+  rmSync(join(directory, "conformance"), { recursive: true, force: true });
+});
+
+/** Tables that belong to the platform, not to a tenant. */
+const PLATFORM_TABLES = new Set(["schema_migrations", "tenants", "key_material", "bootstrap", "audit_events", "audit_head", "audit_checkpoints"]);
+
+describe("SQLite specifics", () => {
+  it("opens connections in WAL mode with synchronous=FULL, foreign keys on and no blocking busy handler", () => {
+    const database = openSqliteDatabase(join(directory, "pragmas", "p.db"));
+    try {
+      assert.equal(database.pragma("journal_mode", { simple: true }), "wal");
+      assert.equal(database.pragma("synchronous", { simple: true }), 2, "2 is FULL");
+      assert.equal(database.pragma("foreign_keys", { simple: true }), 1);
+      assert.equal(database.pragma("busy_timeout", { simple: true }), 0, "lock waits are asynchronous, in the driver");
+    } finally {
+      database.close();
+    }
+  });
+
+  it("creates the file and its directory, keeps data across reopen, and migrates once", async () => {
+    const path = join(directory, "reopen", "deeper", "aesp.db");
+    assert.equal(existsSync(path), false);
+    const first = await openStore({ kind: "sqlite", path });
+    const tenant = tenantRecord();
+    const principal = principalRecord(tenant.tenantId);
+    await first.platform.tenants.create(tenant);
+    await first.forTenant(tenant.tenantId).principals.create(principal);
+    await first.close();
+    assert.equal(existsSync(path), true);
+
+    const second = await openStore({ kind: "sqlite", path });
+    assert.deepEqual(await second.platform.tenants.get(tenant.tenantId), tenant);
+    assert.deepEqual(await second.forTenant(tenant.tenantId).principals.get(principal.principalId), principal);
+    await second.close();
+
+    const raw = new Database(path, { readonly: true });
+    try {
+      const rows = raw.prepare("select version, name from schema_migrations order by version").all();
+      assert.deepEqual(rows, [{ version: 1, name: "initial-schema" }]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("every tenant table leads its primary key with tenant_id", async () => {
+    const path = join(directory, "layout", "aesp.db");
+    const store = await openStore({ kind: "sqlite", path });
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    try {
+      const tables = raw.prepare("select name from sqlite_master where type = 'table' order by name").pluck().all() as string[];
+      const tenantTables = tables.filter((table) => !PLATFORM_TABLES.has(table));
+      assert.deepEqual(tenantTables, [
+        "api_keys",
+        "approval_requests",
+        "certificates",
+        "contracts",
+        "join_tokens",
+        "policies",
+        "principals",
+        "roles",
+        "runtime_registrations",
+        "sessions",
+      ]);
+      for (const table of tenantTables) {
+        const columns = raw.prepare(`select name, pk from pragma_table_info(?) where pk > 0 order by pk`).all(table) as { name: string }[];
+        assert.equal(columns[0]?.name, "tenant_id", `${table}: tenant_id is the first primary-key column`);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("refuses a database written by a newer Host", async () => {
+    const path = join(directory, "newer", "aesp.db");
+    await (await openStore({ kind: "sqlite", path })).close();
+    const raw = new Database(path);
+    raw.prepare("insert into schema_migrations (version, name, applied_at) values (999, 'from-the-future', 0)").run();
+    raw.close();
+    await assert.rejects(openStore({ kind: "sqlite", path }), (err: unknown) => {
+      assert.ok(err instanceof Error && "code" in err && err.code === "UNAVAILABLE");
+      assert.doesNotMatch(err.message, /sqlite|schema_migrations/i);
+      return true;
+    });
+  });
+
+  it("an unopenable path fails with UNAVAILABLE, not a driver message", async () => {
+    const blocker = join(directory, "blocker");
+    await (await openStore({ kind: "sqlite", path: blocker })).close();
+    // The "directory" is a file, so the database cannot be created under it.
+    await assert.rejects(openStore({ kind: "sqlite", path: join(blocker, "aesp.db") }), (err: unknown) => {
+      assert.ok(err instanceof Error && "code" in err);
+      assert.ok(err.code === "UNAVAILABLE" || err.code === "INTERNAL_ERROR", `got ${String(err.code)}`);
+      assert.doesNotMatch(err.message, /ENOTDIR|sqlite|blocker/i);
+      return true;
+    });
+  });
+});
