@@ -12,6 +12,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { renderReferenceDocs } from "./reference-docs.ts";
 import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { fromBinary, ScalarType } from "@bufbuild/protobuf";
@@ -348,7 +349,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const reference = renderApiReference(files, comments, status);
     await mkdir(dirname(join(repoRoot, apiReferencePath)), { recursive: true });
     await writeFile(join(repoRoot, apiReferencePath), reference);
-    console.log(`generated ${generatedDir} and ${apiReferencePath}`);
+    for (const [page, text] of Object.entries(await renderReferenceDocs())) await writeFile(join(repoRoot, page), text);
+    console.log(`generated ${generatedDir}, ${apiReferencePath} and the reference pages`);
     return 0;
   }
   // Inside the repository so the generated modules resolve @bufbuild/protobuf from node_modules.
@@ -364,6 +366,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const committedReference = existsSync(join(repoRoot, apiReferencePath)) ? await readFile(join(repoRoot, apiReferencePath), "utf8") : null;
     if (committedReference === null) problems.push(`missing: ${apiReferencePath}`);
     else if (committedReference !== reference) problems.push(`stale:   ${apiReferencePath}`);
+    for (const [page, text] of Object.entries(await renderReferenceDocs())) {
+      const committed = existsSync(join(repoRoot, page)) ? await readFile(join(repoRoot, page), "utf8") : null;
+      if (committed !== text) problems.push(`${committed === null ? "missing" : "stale:  "} ${page}`);
+    }
     if (problems.length > 0) {
       console.error(`Generated files are out of date with proto/aesp/v1 or ${rpcStatusPath} (run \`npm run generate\` and commit the result):\n  ${problems.join("\n  ")}`);
       return 1;

@@ -287,3 +287,24 @@ export function toEnterpriseError(err: unknown, correlationId = ""): EnterpriseE
 export function isErrorCode(err: unknown, ...codes: ErrorCode[]): err is EnterpriseError {
   return err instanceof EnterpriseError && codes.includes(err.code);
 }
+
+/** Markdown reference of the error catalogue, for docs/reference/errors.md. */
+export function renderErrorReference(): string {
+  const lines = [
+    "# Error reference",
+    "",
+    "<!-- Generated from packages/core/src/errors.ts by `npm run generate`. Do not edit. -->",
+    "",
+    "Every failed RPC carries an `aesp.v1.EnterpriseError` in its error details with one of these codes,",
+    "a correlation id, `retry_after_ms` (0: retrying will not help) and remediation steps.",
+    "Codes marked *security* are also recorded as security events in the audit log.",
+    "",
+    "| Code | gRPC / Connect status | Retry after (ms) | Meaning | What to do |",
+    "|---|---|---|---|---|",
+  ];
+  for (const [code, entry] of Object.entries(errorCatalogue) as [ErrorCode, CatalogueEntry][]) {
+    const security = entry.security === true ? " *security*" : "";
+    lines.push(`| \`${code}\` | ${entry.status.toUpperCase()} | ${entry.retryAfterMs} | ${entry.message}${security} | ${entry.remediation.join(" ")} |`);
+  }
+  return lines.join("\n") + "\n";
+}

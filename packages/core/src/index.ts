@@ -2,7 +2,7 @@
  * @aesp/core — the AESP domain. Pure: every effect (clock, randomness, crypto keys,
  * storage, transports) is a port the host supplies. Named exports only.
  */
-export { EnterpriseError, errorCatalogue, isErrorCode, toEnterpriseError } from "./errors.ts";
+export { EnterpriseError, errorCatalogue, isErrorCode, renderErrorReference, toEnterpriseError } from "./errors.ts";
 export type { EnterpriseErrorOptions, ErrorCode, ErrorStatus } from "./errors.ts";
 export type * from "./records.ts";
 export type * from "./ports.ts";
@@ -46,5 +46,5 @@ export type { ConfigKey, ConfigOrigin, HostConfigSchema, ResolvedConfig } from "
 
 export { CompiledContract, contractId, validateAdmSchema, validateContractDefinition } from "./contracts/index.ts";
 export { RoleGraph, builtInRoles, permissionMatches } from "./rbac/index.ts";
-export { PolicySet, compilePolicy } from "./policy/index.ts";
+export { PolicySet, compilePolicy, renderPolicyVariablesMarkdown } from "./policy/index.ts";
 export type { Decision } from "./policy/index.ts";

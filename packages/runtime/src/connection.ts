@@ -3,9 +3,8 @@
  * cancellations, heartbeats and drains until the stream ends. A {@link RuntimeConnection} is used
  * once; the {@link Runtime} creates a new one for every (re)connection.
  */
-import { create, fromJson } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
-import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Value } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
@@ -14,6 +13,7 @@ import { ResultStatus } from "@aesp/proto/adm";
 import type { ErrorObject } from "@aesp/proto/adm";
 import { RuntimeMessageSchema, RuntimeService } from "@aesp/proto/runtime";
 import type { AnnouncementRejected, HostMessage, RuntimeMessage, ToolCall } from "@aesp/proto/runtime";
+import { toProtoValue } from "./json-value.ts";
 import { MessageQueue } from "./message-queue.ts";
 import { CallAbortedError, ToolError } from "./tool-error.ts";
 
@@ -439,23 +439,12 @@ type RuntimeMessageKind =
 
 const deadlineErrorObject = { type: "DEADLINE_EXCEEDED", message: "The call's deadline passed before the tool finished." } as const;
 
-/**
- * Converts a handler's value to google.protobuf.Value. Values that are JSON only after
- * serialisation (Dates, objects with toJSON, undefined members) go through JSON first.
- * @throws TypeError when the value cannot be represented as JSON.
- */
+/** {@link toProtoValue}, naming what failed to convert. */
 function toValue(value: unknown, what: "result" | "chunk"): Value {
-  if (value === undefined) return fromJson(ValueSchema, null);
   try {
-    return fromJson(ValueSchema, value as JsonValue);
-  } catch {
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(value);
-    } catch (err) {
-      throw new TypeError(`The tool's ${what} is not JSON.`, { cause: err });
-    }
-    return fromJson(ValueSchema, json === undefined ? null : (JSON.parse(json) as JsonValue));
+    return toProtoValue(value);
+  } catch (err) {
+    throw new TypeError(`The tool's ${what} is not JSON.`, { cause: err });
   }
 }
 

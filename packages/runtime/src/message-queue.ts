@@ -89,6 +89,12 @@ export class MessageQueue<T> implements AsyncIterable<T> {
         this.discard();
         return Promise.resolve({ value: undefined, done: true });
       },
+      // The Connect runtime aborts request iterables through throw(); like a generator that does
+      // not catch, the queue ends and the error is rethrown.
+      throw: (err?: unknown) => {
+        this.discard();
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      },
     };
   }
 
