@@ -7,7 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import http2 from "node:http2";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createClient, ConnectError } from "@connectrpc/connect";
+import assert from "node:assert/strict";
+import { Code, createClient, ConnectError } from "@connectrpc/connect";
 import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
@@ -54,6 +55,8 @@ export interface TestHost {
   actor(name: string, roles: string[], creator?: Actor, clearance?: string): Promise<Actor>;
   /** Creates a tenant and its administrator. */
   tenant(tenantId: string): Promise<Actor>;
+  /** Exchanges an API key for a token and returns the signed-in principal. */
+  signIn(apiKey: string): Promise<Actor>;
   /** Submits a contract as `author` and has `approver` activate it. */
   activate(contract: MessageInitShape<typeof EnterpriseToolContractSchema>, author: Actor, approver: Actor): Promise<EnterpriseToolContract>;
   /** Creates a join token and enrols a fresh key pair; returns the PEMs. */
@@ -121,6 +124,7 @@ export async function startTestHost(kind: StorageKind, flags: Record<string, unk
     anonymous,
     transport,
     actor,
+    signIn,
     async tenant(tenantId) {
       const created = await admin.client(TenantService).createTenant({ tenantId, displayName: tenantId });
       return signIn(created.adminApiKey);
@@ -170,6 +174,39 @@ export async function startTestHost(kind: StorageKind, flags: Record<string, unk
       }
     },
   };
+}
+
+/** How an RPC that had to fail failed: its Connect code and the EnterpriseError it carried. */
+export interface Refusal {
+  readonly connectCode: Code;
+  readonly error: ReturnType<typeof enterpriseErrorOf>;
+  readonly connectError: ConnectError;
+}
+
+/**
+ * Awaits an RPC that must fail.
+ * @throws AssertionError when it succeeds instead.
+ */
+export async function refusalOf(call: Promise<unknown>): Promise<Refusal> {
+  let result: unknown;
+  try {
+    result = await call;
+  } catch (err) {
+    const connectError = ConnectError.from(err);
+    return { connectCode: connectError.code, error: enterpriseErrorOf(connectError), connectError };
+  }
+  throw new assert.AssertionError({ message: `expected the call to fail, it returned ${JSON.stringify(result, (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))?.slice(0, 300)}` });
+}
+
+/**
+ * Asserts that an RPC fails with exactly this EnterpriseError code and Connect code.
+ * @returns the refusal, for further checks.
+ */
+export async function assertRefused(call: Promise<unknown>, code: string, connectCode: Code): Promise<Refusal> {
+  const refusal = await refusalOf(call);
+  assert.equal(refusal.error?.code, code, `expected ${code}, got ${refusal.error?.code ?? "no EnterpriseError"} (${refusal.connectError.message})`);
+  assert.equal(refusal.connectCode, connectCode, `expected Connect code ${Code[connectCode]}, got ${Code[refusal.connectCode]}`);
+  return refusal;
 }
 
 /** The EnterpriseError carried by a failed RPC (or undefined). */

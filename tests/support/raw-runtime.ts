@@ -20,7 +20,10 @@ export interface RawRuntime {
   readonly first: HostMessage;
   readonly received: HostMessage[];
   send(message: MessageInitShape<typeof RuntimeMessageSchema>): void;
+  /** Ends the runtime's side of the stream gracefully (half-close). */
   close(): void;
+  /** Drops the stream abruptly (RST_STREAM), as a crashing runtime would. */
+  abort(): void;
   /** Resolves when the host ends the stream. */
   readonly ended: Promise<unknown>;
   /** The ToolCalls received so far. */
@@ -92,7 +95,8 @@ export async function connectRawRuntime(options: {
   const received: HostMessage[] = [];
   const watchers = new Set<(message: HostMessage) => void>();
   const controllers = new Map<string, AbortController>();
-  const stream = createClient(RuntimeService, transport).connect(outbound)[Symbol.asyncIterator]();
+  const aborter = new AbortController();
+  const stream = createClient(RuntimeService, transport).connect(outbound, { signal: aborter.signal })[Symbol.asyncIterator]();
   const firstResult = await stream.next();
   if (firstResult.done === true) throw new Error("host closed the stream without answering");
   const first = firstResult.value;
@@ -156,7 +160,12 @@ export async function connectRawRuntime(options: {
       watchers.add(watch);
     });
   const calls = () => received.flatMap((m) => (m.kind.case === "call" ? [m.kind.value] : []));
-  return { first, received, send, close, ended, calls, waitFor };
+  const abort = () => {
+    clearInterval(heartbeat);
+    closed = true;
+    aborter.abort();
+  };
+  return { first, received, send, close, abort, ended, calls, waitFor };
 }
 
 /** A JSON value from a protobuf Value. */

@@ -1,4 +1,5 @@
-import { AespError, toAespError } from "./errors.ts";
+import type { AespError } from "./errors.ts";
+import { toAespError } from "./errors.ts";
 
 /** Options of {@link withRetry}. */
 export interface RetryOptions {

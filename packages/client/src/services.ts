@@ -72,7 +72,7 @@ export function withAespErrors<S extends DescService>(service: S, client: Client
       case "client_streaming":
         wrapped[method.localName] = async (...args: unknown[]) => {
           try {
-            return await (call(...args) as Promise<unknown>);
+            return await (call(...args));
           } catch (err) {
             throw toAespError(err);
           }

@@ -35,7 +35,7 @@ function convert(input: unknown, ancestors: Set<object>): Value {
       break;
   }
   if (value === null) return nullValue();
-  const object = value as object;
+  const object = value;
   if (ancestors.has(object)) throw new TypeError("A cyclic structure cannot be represented as JSON.");
   ancestors.add(object);
   try {

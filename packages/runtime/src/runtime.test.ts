@@ -99,7 +99,7 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
 
 function resultOf(message: RuntimeMessage): { invocationId: string; status: ResultStatus; content: JsonValue | undefined; error: { type: string; message: string } | undefined } {
   assert.equal(message.kind.case, "result", `expected a result, got ${message.kind.case}`);
-  const value = message.kind.value as Extract<RuntimeMessage["kind"], { case: "result" }>["value"];
+  const value = message.kind.value;
   const result = value.result;
   return {
     invocationId: value.invocationId,
@@ -319,7 +319,7 @@ describe("@aesp/runtime against a fake Host over mutual TLS 1.3", () => {
     for (let i = 0; i < 4; i++) {
       const message = await peer.receive();
       assert.equal(message.kind.case, "chunk");
-      const chunk = message.kind.value as Extract<RuntimeMessage["kind"], { case: "chunk" }>["value"];
+      const chunk = message.kind.value;
       assert.equal(chunk.invocationId, "s1");
       assert.equal(chunk.sequence, BigInt(i));
       assert.deepEqual(chunk.payload === undefined ? undefined : toJson(ValueSchema, chunk.payload), { i });
