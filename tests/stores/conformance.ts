@@ -199,6 +199,8 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           tail.map((record) => record.seq),
           [head.size - 1],
         );
+        await assert.rejects(store.platform.auditLog.readRange(0.5, 1), withCode("INVALID_ARGUMENT"));
+        await assert.rejects(store.platform.auditLog.readRange(0, Number.NaN), withCode("INVALID_ARGUMENT"));
       });
 
       it("appending nothing writes nothing and does not call link", async () => {
@@ -517,6 +519,7 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         );
         assert.deepEqual(pages.map(ids), [["p1", "p2", "p3", "p4"], ["p5", "p6"], []]);
         assert.deepEqual(await tenant.principals.list({ limit: 0 }), []);
+        await assert.rejects(tenant.principals.list({ limit: Number.POSITIVE_INFINITY }), withCode("INVALID_ARGUMENT"));
       });
     });
 

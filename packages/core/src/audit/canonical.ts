@@ -43,8 +43,7 @@ export const CANONICAL_EVENT_FIELDS: readonly (keyof AuditEventDraft)[] = (
   [...STRING_FIELDS, "metadata", "policyViolations", "timestampMs"] as (keyof AuditEventDraft)[]
 ).sort();
 
-/** RFC 6962 domain separation: leaves and interior nodes never hash alike. */
-export const LEAF_PREFIX = 0x00;
+/** RFC 6962 domain separation: interior nodes hash with 0x01, leaves with 0x00. */
 export const NODE_PREFIX = 0x01;
 
 /**
@@ -56,22 +55,27 @@ export const NODE_PREFIX = 0x01;
  *   missing or has the wrong type, so that no two distinct events can share an encoding.
  */
 export function canonicalEventJson(event: AuditEventDraft): string {
+  // Written out field by field (no intermediate object): this runs once per record when verifying millions.
   const fields = event as unknown as Record<string, unknown>;
-  const part: Record<string, string> = {};
-  for (const name of STRING_FIELDS) {
-    const value = fields[name];
-    if (typeof value !== "string") throw malformed(name);
-    part[name] = JSON.stringify(value);
-  }
   const timestamp = fields["timestampMs"];
   if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) throw malformed("timestampMs");
   return (
-    `{"action":${part["action"]!},"correlationId":${part["correlationId"]!},"eventId":${part["eventId"]!},` +
-    `"eventType":${part["eventType"]!},"metadata":${canonicalStringMap(fields["metadata"])},` +
-    `"outcome":${part["outcome"]!},"policyViolations":${canonicalStringArray(fields["policyViolations"])},` +
-    `"principalId":${part["principalId"]!},"resource":${part["resource"]!},"riskScore":${part["riskScore"]!},` +
-    `"sessionId":${part["sessionId"]!},"sourceIp":${part["sourceIp"]!},"tenantId":${part["tenantId"]!},` +
-    `"timestampMs":${String(timestamp)},"userAgent":${part["userAgent"]!}}`
+    '{"action":' + quoted(fields["action"], "action") +
+    ',"correlationId":' + quoted(fields["correlationId"], "correlationId") +
+    ',"eventId":' + quoted(fields["eventId"], "eventId") +
+    ',"eventType":' + quoted(fields["eventType"], "eventType") +
+    ',"metadata":' + canonicalStringMap(fields["metadata"]) +
+    ',"outcome":' + quoted(fields["outcome"], "outcome") +
+    ',"policyViolations":' + canonicalStringArray(fields["policyViolations"]) +
+    ',"principalId":' + quoted(fields["principalId"], "principalId") +
+    ',"resource":' + quoted(fields["resource"], "resource") +
+    ',"riskScore":' + quoted(fields["riskScore"], "riskScore") +
+    ',"sessionId":' + quoted(fields["sessionId"], "sessionId") +
+    ',"sourceIp":' + quoted(fields["sourceIp"], "sourceIp") +
+    ',"tenantId":' + quoted(fields["tenantId"], "tenantId") +
+    ',"timestampMs":' + String(timestamp) +
+    ',"userAgent":' + quoted(fields["userAgent"], "userAgent") +
+    "}"
   );
 }
 
@@ -111,13 +115,13 @@ export class EventHasher {
    * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed event.
    */
   leaf(event: AuditEventDraft): Uint8Array {
-    const json = canonicalEventJson(event);
+    // U+0000 encodes as the single byte 0x00: the RFC 6962 leaf prefix, written in the same pass.
+    const prefixed = "\u0000" + canonicalEventJson(event);
     // UTF-8 needs at most three bytes per UTF-16 code unit.
-    const needed = 1 + json.length * 3;
+    const needed = prefixed.length * 3;
     if (this.#scratch.length < needed) this.#scratch = new Uint8Array(Math.max(needed, this.#scratch.length * 2));
-    this.#scratch[0] = LEAF_PREFIX;
-    const written = utf8Into(json, this.#scratch, 1);
-    return this.#hasher.sha256(this.#scratch.subarray(0, 1 + written));
+    const written = utf8Into(prefixed, this.#scratch);
+    return this.#hasher.sha256(this.#scratch.subarray(0, written));
   }
 
   /**
@@ -230,6 +234,15 @@ export function hashFromHex(hex: string, field: string): Uint8Array {
   return bytes;
 }
 
+/** Characters JSON.stringify would escape (quote, backslash, controls, surrogates). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify` of a string field, skipping the call for the common all-plain string. */
+function quoted(value: unknown, field: string): string {
+  if (typeof value !== "string") throw malformed(field);
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : '"' + value + '"';
+}
+
 function canonicalStringMap(value: unknown): string {
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw malformed("metadata");
   const map = value as Record<string, unknown>;
@@ -237,9 +250,7 @@ function canonicalStringMap(value: unknown): string {
   let out = "{";
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    const entry = map[key];
-    if (typeof entry !== "string") throw malformed("metadata");
-    out += (i === 0 ? "" : ",") + JSON.stringify(key) + ":" + JSON.stringify(entry);
+    out += (i === 0 ? "" : ",") + quoted(key, "metadata") + ":" + quoted(map[key], "metadata");
   }
   return out + "}";
 }
@@ -248,9 +259,7 @@ function canonicalStringArray(value: unknown): string {
   if (!Array.isArray(value)) throw malformed("policyViolations");
   let out = "[";
   for (let i = 0; i < value.length; i++) {
-    const entry: unknown = value[i];
-    if (typeof entry !== "string") throw malformed("policyViolations");
-    out += (i === 0 ? "" : ",") + JSON.stringify(entry);
+    out += (i === 0 ? "" : ",") + quoted(value[i], "policyViolations");
   }
   return out + "]";
 }

@@ -8,6 +8,9 @@
 
 const HEX_DIGITS = "0123456789abcdef";
 const BYTE_TO_HEX: readonly string[] = Array.from({ length: 256 }, (_, byte) => HEX_DIGITS[byte >> 4]! + HEX_DIGITS[byte & 15]!);
+/** Char code of the high and low hex digit of each byte, for allocation-free comparison. */
+const HIGH_DIGIT_CODE = Uint8Array.from({ length: 256 }, (_, byte) => HEX_DIGITS.charCodeAt(byte >> 4));
+const LOW_DIGIT_CODE = Uint8Array.from({ length: 256 }, (_, byte) => HEX_DIGITS.charCodeAt(byte & 15));
 
 /** Nibble value per char code; -1 marks a non-hex character. Lower and upper case accepted on input. */
 const HEX_VALUE = new Int8Array(128).fill(-1);
@@ -69,8 +72,8 @@ export function fromHex(hex: string): Uint8Array | null {
 export function bytesEqualHex(bytes: Uint8Array, hex: string): boolean {
   if (typeof hex !== "string" || hex.length !== bytes.length * 2) return false;
   for (let i = 0; i < bytes.length; i++) {
-    const pair = BYTE_TO_HEX[bytes[i]!]!;
-    if (hex.charCodeAt(2 * i) !== pair.charCodeAt(0) || hex.charCodeAt(2 * i + 1) !== pair.charCodeAt(1)) return false;
+    const byte = bytes[i]!;
+    if (hex.charCodeAt(2 * i) !== HIGH_DIGIT_CODE[byte] || hex.charCodeAt(2 * i + 1) !== LOW_DIGIT_CODE[byte]) return false;
   }
   return true;
 }
@@ -176,15 +179,14 @@ export function fromUtf8(bytes: Uint8Array): string | null {
 }
 
 /**
- * Encodes `text` into `target` at `offset`, for hot paths that reuse one buffer.
+ * Encodes `text` at the start of `target`, for hot paths that reuse one buffer.
  *
  * @param text - The string to encode.
  * @param target - Destination; must have room for `3 * text.length` bytes.
- * @param offset - Where to start writing.
  * @returns The number of bytes written.
  */
-export function utf8Into(text: string, target: Uint8Array, offset: number): number {
-  return utf8Encoder.encodeInto(text, target.subarray(offset)).written;
+export function utf8Into(text: string, target: Uint8Array): number {
+  return utf8Encoder.encodeInto(text, target).written;
 }
 
 function nibble(code: number): number {

@@ -169,8 +169,7 @@ export class PolicySet {
    * Decides the policy stage of a call that RBAC has already allowed.
    *
    * @param input - Everything the conditions may read.
-   * @returns The decision; never throws for a policy's fault (failures are DENY decisions).
-   * @throws EnterpriseError `INVALID_ARGUMENT` only when `args` is nested deeper than 64 levels.
+   * @returns The decision. A policy's failure never throws: it is a DENY decision.
    */
   decide(input: PolicyInput): Decision {
     const applicable = this.#applicable(input);

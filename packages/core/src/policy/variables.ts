@@ -205,7 +205,9 @@ class RecordView implements ReadonlyMap<string, CelInput> {
   }
 
   get size(): number {
-    return Object.keys(this.#fields).length;
+    let count = 0;
+    for (const key of Object.keys(this.#fields)) if (this.#fields[key] !== undefined) count += 1;
+    return count;
   }
 
   get(key: string): CelInput | undefined {

@@ -57,7 +57,7 @@ export function checkContractAccess(input: ContractAccessInput): ContractAccess 
   const missingPermissions = needed.filter((permission) => !hasPermission(granted, permission));
   const rolesSatisfied =
     contract.requiredRoles.length === 0 ||
-    contract.requiredRoles.some((role) => graph.has(role) && graph.holdsRole(input.principalRoles, role));
+    contract.requiredRoles.some((role) => graph.holdsRole(input.principalRoles, role));
   const missingRoles = rolesSatisfied ? [] : [...contract.requiredRoles];
   if (missingPermissions.length === 0 && missingRoles.length === 0) return { allowed: true };
   const reasons: string[] = [];

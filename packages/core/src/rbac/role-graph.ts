@@ -145,7 +145,7 @@ export class RoleGraph {
    * is `required` or inherits it, transitively.
    *
    * @param roleNames - Roles bound to a principal.
-   * @param required - The role asked for; it must exist in the graph.
+   * @param required - The role asked for; a role the graph does not define is never held.
    * @returns True when satisfied.
    */
   holdsRole(roleNames: Iterable<string>, required: string): boolean {

@@ -46,7 +46,14 @@ export async function migrate(
   return db.transaction().execute(async (trx) => {
     if (types.kind === "postgres") {
       await sql`select pg_advisory_xact_lock(${sql.raw(MIGRATION_LOCK_KEY.toString())})`.execute(trx);
-      if (options.schema !== undefined) await sql`create schema if not exists ${sql.id(options.schema)}`.execute(trx);
+      const { schema } = options;
+      if (schema !== undefined) {
+        // Look first: CREATE SCHEMA checks the CREATE privilege on the database
+        // even with IF NOT EXISTS, and a DBA may have created the schema for a
+        // role that lacks it.
+        const existing = await sql<{ found: number }>`select 1 as found from pg_namespace where nspname = ${schema}`.execute(trx);
+        if (existing.rows.length === 0) await sql`create schema ${sql.id(schema)}`.execute(trx);
+      }
     }
     await trx.schema
       .createTable("schema_migrations")

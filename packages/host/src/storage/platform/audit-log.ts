@@ -17,6 +17,7 @@ import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditRecord } f
 import { toAuditRecord } from "../audit-rows.ts";
 import type { StoreContext } from "../context.ts";
 import { guarded } from "../errors.ts";
+import { pageLimit } from "../paging.ts";
 import type { Database } from "../schema.ts";
 
 /** The fixed primary key of the single `audit_head` row. */
@@ -93,15 +94,22 @@ export class KyselyAuditLogStore implements AuditLogStore {
     return guarded(() => this.readHead(this.context.db, false));
   }
 
-  /** Records with seq in [fromSeq, fromSeq + limit), ascending. */
+  /**
+   * Records with seq in [fromSeq, fromSeq + limit), ascending.
+   *
+   * @throws EnterpriseError INVALID_ARGUMENT when fromSeq is not an integer or limit is not a number.
+   */
   async readRange(fromSeq: number, limit: number): Promise<AuditRecord[]> {
-    if (limit <= 0) return [];
+    const count = pageLimit(limit);
+    if (!Number.isSafeInteger(fromSeq)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "fromSeq" } });
+    if (count === 0) return [];
+    const endSeq = Math.min(fromSeq + count, Number.MAX_SAFE_INTEGER);
     const rows = await guarded(() =>
       this.context.db
         .selectFrom("audit_events")
         .selectAll()
         .where("seq", ">=", fromSeq)
-        .where("seq", "<", fromSeq + limit)
+        .where("seq", "<", endSeq)
         .orderBy("seq")
         .execute(),
     );

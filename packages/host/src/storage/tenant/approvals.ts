@@ -4,7 +4,8 @@ import type { ApprovalStore } from "../../../../core/src/ports.ts";
 import type { ApprovalRequestRecord } from "../../../../core/src/records.ts";
 import { guarded } from "../errors.ts";
 import type { ApprovalRequestsTable } from "../schema.ts";
-import { pageLimit, TenantScopedStore } from "./scope.ts";
+import { pageLimit } from "../paging.ts";
+import { TenantScopedStore } from "./scope.ts";
 
 /** {@link ApprovalStore} over the `approval_requests` table, bound to one tenant. */
 export class KyselyApprovalStore extends TenantScopedStore implements ApprovalStore {

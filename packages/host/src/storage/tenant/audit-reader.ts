@@ -3,7 +3,8 @@ import type { TenantAuditReader } from "../../../../core/src/ports.ts";
 import type { AuditQuery, AuditRecord } from "../../../../core/src/records.ts";
 import { toAuditRecord } from "../audit-rows.ts";
 import { guarded } from "../errors.ts";
-import { pageLimit, TenantScopedStore } from "./scope.ts";
+import { pageLimit } from "../paging.ts";
+import { TenantScopedStore } from "./scope.ts";
 
 /** {@link TenantAuditReader} over `audit_events`, bound to one tenant. */
 export class KyselyTenantAuditReader extends TenantScopedStore implements TenantAuditReader {

@@ -4,7 +4,8 @@ import type { ContractStore } from "../../../../core/src/ports.ts";
 import type { ArtifactStatus, ContractRecord, ToolContractDefinition } from "../../../../core/src/records.ts";
 import { guarded } from "../errors.ts";
 import type { ContractsTable } from "../schema.ts";
-import { pageLimit, TenantScopedStore } from "./scope.ts";
+import { pageLimit } from "../paging.ts";
+import { TenantScopedStore } from "./scope.ts";
 
 /** {@link ContractStore} over the `contracts` table, bound to one tenant. */
 export class KyselyContractStore extends TenantScopedStore implements ContractStore {

@@ -4,7 +4,8 @@ import type { PolicyStore } from "../../../../core/src/ports.ts";
 import type { ArtifactStatus, PolicyRecord, PolicyRuleDefinition } from "../../../../core/src/records.ts";
 import { guarded } from "../errors.ts";
 import type { PoliciesTable } from "../schema.ts";
-import { pageLimit, TenantScopedStore } from "./scope.ts";
+import { pageLimit } from "../paging.ts";
+import { TenantScopedStore } from "./scope.ts";
 
 /**
  * The cursor of a policy page: `policyId@version` of its last record.

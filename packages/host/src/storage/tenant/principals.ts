@@ -4,7 +4,8 @@ import type { PrincipalStore } from "../../../../core/src/ports.ts";
 import type { PrincipalRecord, PrincipalType } from "../../../../core/src/records.ts";
 import { guarded } from "../errors.ts";
 import type { PrincipalsTable } from "../schema.ts";
-import { pageLimit, TenantScopedStore } from "./scope.ts";
+import { pageLimit } from "../paging.ts";
+import { TenantScopedStore } from "./scope.ts";
 
 /** {@link PrincipalStore} over the `principals` table, bound to one tenant. */
 export class KyselyPrincipalStore extends TenantScopedStore implements PrincipalStore {

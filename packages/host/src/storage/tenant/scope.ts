@@ -58,13 +58,3 @@ export abstract class TenantScopedStore {
     throw (await stillExists()) ? conflict(details) : notFound(details);
   }
 }
-
-/**
- * A LIMIT value both databases accept.
- *
- * @throws EnterpriseError INVALID_ARGUMENT when `limit` is not a finite number.
- */
-export function pageLimit(limit: number): number {
-  if (!Number.isFinite(limit)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "limit" } });
-  return Math.max(0, Math.trunc(limit));
-}

@@ -4,7 +4,8 @@ import type { SessionStore } from "../../../../core/src/ports.ts";
 import type { SessionRecord } from "../../../../core/src/records.ts";
 import { guarded } from "../errors.ts";
 import type { SessionsTable } from "../schema.ts";
-import { pageLimit, TenantScopedStore } from "./scope.ts";
+import { pageLimit } from "../paging.ts";
+import { TenantScopedStore } from "./scope.ts";
 
 /** {@link SessionStore} over the `sessions` table, bound to one tenant. */
 export class KyselySessionStore extends TenantScopedStore implements SessionStore {

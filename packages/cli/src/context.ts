@@ -1,0 +1,220 @@
+/**
+ * What every command shares: the process I/O (injectable for tests), the resolved connection
+ * settings (flags > environment > profile > defaults) and the output mode.
+ */
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { toJson } from "@bufbuild/protobuf";
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { AespError, createAespClient } from "@aesp/client";
+import type { AespClient } from "@aesp/client";
+import { profilePath, readProfiles } from "./profiles.ts";
+import type { Profile } from "./profiles.ts";
+import { formatTable } from "./table.ts";
+import type { Column } from "./table.ts";
+
+/** The Gateway URL used when neither a flag, the environment nor the profile names one. */
+export const defaultHostUrl = "https://127.0.0.1:7443";
+
+/** Progress of an audit verification, as the Host reports it. */
+export type VerifyOutcome = { ok: true; size: number; checkpoints: number } | { ok: false; firstBadSeq: number; eventId: string; reason: string };
+
+/** The part of `@aesp/host` the CLI uses; loaded with a dynamic import so that only `start` and `audit verify` pay for it. */
+export interface HostModule {
+  startHost(options: { configFile?: string; flags?: Record<string, unknown>; env?: Record<string, string | undefined>; logDestination?: "stdout" | "silent" }): Promise<{
+    gatewayUrl: string;
+    runtimePlaneUrl: string;
+    dataDir: string;
+    caCertificatePem: string;
+    bootstrapToken: string | null;
+    close(): Promise<void>;
+  }>;
+  verifyAuditStore(options: {
+    configFile?: string;
+    flags?: Record<string, unknown>;
+    env?: Record<string, string | undefined>;
+    publicKeyPem?: string;
+    onProgress?: (checked: number, total: number) => void;
+  }): Promise<VerifyOutcome>;
+}
+
+/** The process around the CLI. Tests pass their own. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Whether stderr is a terminal (progress lines are only drawn there). */
+  readonly stderrIsTty: boolean;
+  /** Resolves with the signal name on the first SIGINT/SIGTERM. */
+  waitForShutdownSignal(): Promise<string>;
+  loadHost(): Promise<HostModule>;
+}
+
+/** The options every command accepts. */
+export interface GlobalOptions {
+  host?: string;
+  ca?: string;
+  json?: boolean;
+  profile?: string;
+}
+
+/** Resolved connection settings. */
+export interface Settings {
+  readonly profileName: string;
+  readonly profile: Profile;
+  readonly profilePath: string;
+  readonly host: string;
+  /** Absolute path of the CA PEM, when one is configured or found. */
+  readonly caPath: string | undefined;
+  readonly apiKey: string | undefined;
+}
+
+/** Per-invocation state of a command. */
+export class CliContext {
+  readonly io: CliIo;
+  readonly globals: GlobalOptions;
+  #settings: Promise<Settings> | null = null;
+  #clients: AespClient[] = [];
+
+  constructor(io: CliIo, globals: GlobalOptions) {
+    this.io = io;
+    this.globals = globals;
+  }
+
+  /** Whether output should be JSON for scripts. */
+  get json(): boolean {
+    return this.globals.json === true;
+  }
+
+  /** Connection settings: `--host`/`--ca` > `AESP_HOST`/`AESP_CA` > profile > defaults; `AESP_API_KEY` overrides the profile's key. */
+  settings(): Promise<Settings> {
+    this.#settings ??= this.#resolveSettings();
+    return this.#settings;
+  }
+
+  async #resolveSettings(): Promise<Settings> {
+    const env = this.io.env;
+    const path = profilePath(env);
+    const file = await readProfiles(path);
+    const profileName = nonEmpty(this.globals.profile) ?? nonEmpty(env["AESP_PROFILE"]) ?? file.current;
+    const profile = file.profiles[profileName] ?? {};
+    const host = nonEmpty(this.globals.host) ?? nonEmpty(env["AESP_HOST"]) ?? nonEmpty(profile.host) ?? defaultHostUrl;
+    let caPath = nonEmpty(this.globals.ca) ?? nonEmpty(env["AESP_CA"]) ?? nonEmpty(profile.ca);
+    if (caPath === undefined) {
+      // A Host started from this directory with the default data dir left its CA here.
+      const local = resolve(this.io.cwd, ".aesp", "ca.pem");
+      if (existsSync(local)) caPath = local;
+    }
+    return {
+      profileName,
+      profile,
+      profilePath: path,
+      host,
+      caPath: caPath === undefined ? undefined : resolve(this.io.cwd, caPath),
+      apiKey: nonEmpty(env["AESP_API_KEY"]) ?? nonEmpty(profile.api_key),
+    };
+  }
+
+  /**
+   * A client of the configured Host. With `authenticated` (the default) an API key is required.
+   * @throws AespError AUTHENTICATION_FAILED when no API key is configured; INVALID_ARGUMENT when the CA file cannot be read.
+   */
+  async client(options: { authenticated?: boolean; host?: string; apiKey?: string } = {}): Promise<AespClient> {
+    const settings = await this.settings();
+    const authenticated = options.authenticated ?? true;
+    const apiKey = options.apiKey ?? settings.apiKey;
+    if (authenticated && apiKey === undefined) {
+      throw new AespError({
+        code: "AUTHENTICATION_FAILED",
+        message: `No API key for profile "${settings.profileName}".`,
+        remediation: [
+          "Log in: aesp login --bootstrap-token <token> (first administrator) or aesp login --api-key <key>.",
+          "Or set AESP_API_KEY for this command.",
+        ],
+      });
+    }
+    const caCertificatePem = await this.caCertificatePem();
+    const client = createAespClient({
+      baseUrl: options.host ?? settings.host,
+      ...(caCertificatePem === undefined ? {} : { caCertificatePem }),
+      ...(authenticated && apiKey !== undefined ? { apiKey } : {}),
+    });
+    this.#clients.push(client);
+    return client;
+  }
+
+  /** The CA PEM to trust for the gateway, if configured. */
+  async caCertificatePem(): Promise<string | undefined> {
+    const { caPath } = await this.settings();
+    if (caPath === undefined) return undefined;
+    try {
+      return await readFile(caPath, "utf8");
+    } catch {
+      throw new AespError({
+        code: "INVALID_ARGUMENT",
+        message: `Cannot read the CA certificate ${caPath}.`,
+        details: { path: caPath },
+        remediation: ["Point --ca (or the profile's CA) at the Host's ca.pem, written by `aesp start` into its data directory."],
+      });
+    }
+  }
+
+  /** Writes text to stdout as is. */
+  out(text: string): void {
+    this.io.stdout(text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  /** Writes a notice to stderr (kept out of stdout so scripts can parse it). */
+  note(text: string): void {
+    this.io.stderr(text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  /** Prints a plain value: JSON with --json, else the text rendering. */
+  result(json: unknown, text: () => string): void {
+    if (this.json) this.out(JSON.stringify(json, jsonReplacer, 2));
+    else this.out(text());
+  }
+
+  /** Prints a list: a JSON array of proto JSON with --json, else a table. */
+  table<Desc extends DescMessage>(schema: Desc, rows: readonly MessageShape<Desc>[], columns: readonly Column<MessageShape<Desc>>[], extra?: Record<string, unknown>): void {
+    if (this.json) {
+      this.out(JSON.stringify({ items: rows.map((row) => protoJson(schema, row)), ...extra }, null, 2));
+    } else {
+      this.out(formatTable(columns, rows));
+    }
+  }
+
+  /** Prints one proto message: its proto JSON with --json, else the text rendering. */
+  message<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>, text: () => string): void {
+    if (this.json) this.out(JSON.stringify(protoJson(schema, message), null, 2));
+    else this.out(text());
+  }
+
+  /** Closes every client the command opened. */
+  close(): void {
+    for (const client of this.#clients) client.close();
+    this.#clients = [];
+  }
+}
+
+/** A message as proto JSON with snake_case names and every field present, as the API documents it. */
+export function protoJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): unknown {
+  return toJson(schema, message, { useProtoFieldName: true, alwaysEmitImplicit: true });
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
+
+/** Formats a Unix-ms timestamp (0 means none) for tables. */
+export function formatTime(unixMs: bigint | number): string {
+  const ms = Number(unixMs);
+  if (ms <= 0) return "";
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
