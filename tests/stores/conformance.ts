@@ -13,10 +13,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { EnterpriseError } from "../../packages/core/src/errors.ts";
-import type { ErrorCode } from "../../packages/core/src/errors.ts";
-import type { Store, TenantStores } from "../../packages/core/src/ports.ts";
-import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord } from "../../packages/core/src/records.ts";
+import { EnterpriseError } from "@aesp/core";
+import type { ErrorCode } from "@aesp/core";
+import type { Store, TenantStores } from "@aesp/core";
+import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord } from "@aesp/core";
 import {
   apiKeyRecord,
   approvalRecord,

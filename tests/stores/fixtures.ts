@@ -20,17 +20,19 @@ import type {
   SessionRecord,
   TenantRecord,
   ToolContractDefinition,
-} from "../../packages/core/src/records.ts";
+} from "@aesp/core";
 
 /** A short random suffix, so tests on one database never collide. */
 export function unique(prefix: string): string {
   return `${prefix}_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
 }
 
+/** A tenant with a unique id. */
 export function tenantRecord(overrides: Partial<TenantRecord> = {}): TenantRecord {
   return { tenantId: unique("ten"), displayName: "Acme Corp", status: "ACTIVE", createdAt: 1_700_000_000_000, ...overrides };
 }
 
+/** An ACTIVE user of `tenantId` with roles, permissions and attributes set, never expiring. */
 export function principalRecord(tenantId: string, overrides: Partial<PrincipalRecord> = {}): PrincipalRecord {
   return {
     tenantId,
@@ -51,6 +53,7 @@ export function principalRecord(tenantId: string, overrides: Partial<PrincipalRe
   };
 }
 
+/** An unrevoked, non-expiring API key of `principalId`. */
 export function apiKeyRecord(tenantId: string, principalId: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
   return {
     tenantId,
@@ -64,6 +67,7 @@ export function apiKeyRecord(tenantId: string, principalId: string, overrides: P
   };
 }
 
+/** A live session of `tenantId` expiring at 10,000 ms. */
 export function sessionRecord(tenantId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
     tenantId,
@@ -107,6 +111,7 @@ export function contractDefinition(name: string, overrides: Partial<ToolContract
   };
 }
 
+/** A DRAFT contract `<unique name>@1.0.0` of `tenantId`. */
 export function contractRecord(tenantId: string, overrides: Partial<ContractRecord> = {}): ContractRecord {
   const name = unique("get_weather");
   return {
@@ -124,6 +129,7 @@ export function contractRecord(tenantId: string, overrides: Partial<ContractReco
   };
 }
 
+/** Version 1 of a DRAFT, enabled DENY policy of `tenantId`. */
 export function policyRecord(tenantId: string, overrides: Partial<PolicyRecord> = {}): PolicyRecord {
   return {
     tenantId,
@@ -143,6 +149,7 @@ export function policyRecord(tenantId: string, overrides: Partial<PolicyRecord> 
   };
 }
 
+/** A custom role of `tenantId` with a unique name. */
 export function roleRecord(tenantId: string, overrides: Partial<RoleRecord> = {}): RoleRecord {
   return {
     tenantId,
@@ -156,6 +163,7 @@ export function roleRecord(tenantId: string, overrides: Partial<RoleRecord> = {}
   };
 }
 
+/** A PENDING approval request of `tenantId` for a contract. */
 export function approvalRecord(tenantId: string, overrides: Partial<ApprovalRequestRecord> = {}): ApprovalRequestRecord {
   return {
     tenantId,
@@ -177,6 +185,7 @@ export function approvalRecord(tenantId: string, overrides: Partial<ApprovalRequ
   };
 }
 
+/** A runtime registration of `tenantId` with a unique runtime id. */
 export function runtimeRecord(tenantId: string, overrides: Partial<RuntimeRegistrationRecord> = {}): RuntimeRegistrationRecord {
   return {
     tenantId,
@@ -188,6 +197,7 @@ export function runtimeRecord(tenantId: string, overrides: Partial<RuntimeRegist
   };
 }
 
+/** An unused join token of `tenantId`. */
 export function joinTokenRecord(tenantId: string, overrides: Partial<JoinTokenRecord> = {}): JoinTokenRecord {
   return {
     tenantId,
@@ -202,6 +212,7 @@ export function joinTokenRecord(tenantId: string, overrides: Partial<JoinTokenRe
   };
 }
 
+/** An unrevoked certificate of `tenantId` with a random serial. */
 export function certificateRecord(tenantId: string, overrides: Partial<CertificateRecord> = {}): CertificateRecord {
   return {
     tenantId,
@@ -217,6 +228,7 @@ export function certificateRecord(tenantId: string, overrides: Partial<Certifica
   };
 }
 
+/** A current (unretired) audit-signing key with a unique id. */
 export function keyMaterialRecord(overrides: Partial<KeyMaterialRecord> = {}): KeyMaterialRecord {
   return {
     keyId: unique("kid"),
@@ -231,6 +243,7 @@ export function keyMaterialRecord(overrides: Partial<KeyMaterialRecord> = {}): K
   };
 }
 
+/** A platform audit draft (empty tenant) with unique event and correlation ids. */
 export function auditDraft(overrides: Partial<AuditEventDraft> = {}): AuditEventDraft {
   return {
     eventId: unique("evt"),

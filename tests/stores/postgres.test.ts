@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import type { Store } from "../../packages/core/src/ports.ts";
+import type { Store } from "@aesp/core";
 import { openStore } from "../../packages/host/src/storage/index.ts";
 import { runStoreConformance } from "./conformance.ts";
 import { tenantRecord } from "./fixtures.ts";

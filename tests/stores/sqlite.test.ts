@@ -64,6 +64,24 @@ describe("SQLite specifics", () => {
     }
   });
 
+  it("two Stores opening a fresh file at once both start, and migrate it once", async () => {
+    const path = join(directory, "race", "aesp.db");
+    const [first, second] = await Promise.all([openStore({ kind: "sqlite", path }), openStore({ kind: "sqlite", path })]);
+    try {
+      await first.platform.tenants.create(tenantRecord({ tenantId: "race" }));
+      assert.equal((await second.platform.tenants.get("race"))?.tenantId, "race");
+    } finally {
+      await first.close();
+      await second.close();
+    }
+    const raw = new Database(path, { readonly: true });
+    try {
+      assert.deepEqual(raw.prepare("select version from schema_migrations").all(), [{ version: 1 }]);
+    } finally {
+      raw.close();
+    }
+  });
+
   it("every tenant table leads its primary key with tenant_id", async () => {
     const path = join(directory, "layout", "aesp.db");
     const store = await openStore({ kind: "sqlite", path });

@@ -7,8 +7,8 @@
  * hashing is the core's cost and is measured separately.
  */
 import { randomUUID } from "node:crypto";
-import type { Store } from "../../../core/src/ports.ts";
-import type { AuditEventDraft, AuditHead, AuditRecord } from "../../../core/src/records.ts";
+import type { Store } from "@aesp/core";
+import type { AuditEventDraft, AuditHead, AuditRecord } from "@aesp/core";
 
 /** What to append. */
 export interface AuditAppendBenchmarkOptions {

@@ -5,7 +5,7 @@
  */
 import { sql } from "kysely";
 import type { CompiledQuery, Transaction } from "kysely";
-import type { AuditRecord } from "../../../core/src/records.ts";
+import type { AuditRecord } from "@aesp/core";
 import { postgresAuditInserts, sqliteAuditInserts } from "./audit-rows.ts";
 import type { Database } from "./schema.ts";
 

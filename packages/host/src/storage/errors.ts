@@ -5,8 +5,8 @@
  * sometimes values; none of that may reach a caller (invariant 6). The driver
  * error survives only as `cause`, which transports never serialise.
  */
-import { EnterpriseError } from "../../../core/src/errors.ts";
-import type { ErrorCode } from "../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
+import type { ErrorCode } from "@aesp/core";
 
 const SQLITE_CODES: Readonly<Record<string, ErrorCode>> = {
   SQLITE_CONSTRAINT_PRIMARYKEY: "ALREADY_EXISTS",

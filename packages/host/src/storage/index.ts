@@ -10,7 +10,7 @@
  * await store.close();
  */
 import { Kysely, PostgresDialect } from "kysely";
-import type { Store } from "../../../core/src/ports.ts";
+import type { Store } from "@aesp/core";
 import { postgresProfile, sqliteProfile } from "./dialect.ts";
 import { translateDriverError } from "./errors.ts";
 import { KyselyStore } from "./kysely-store.ts";

@@ -4,8 +4,8 @@
  */
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
-import { EnterpriseError } from "../../../core/src/errors.ts";
-import type { PlatformStores, Store, TenantStores } from "../../../core/src/ports.ts";
+import { EnterpriseError } from "@aesp/core";
+import type { PlatformStores, Store, TenantStores } from "@aesp/core";
 import { StoreContext } from "./context.ts";
 import type { DialectProfile } from "./dialect.ts";
 import { guarded, translateDriverError } from "./errors.ts";

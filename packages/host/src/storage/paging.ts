@@ -1,5 +1,5 @@
 /** Page sizes as both databases accept them. */
-import { EnterpriseError } from "../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
 
 /**
  * A LIMIT value both databases accept: `limit` truncated to an integer, at least 0.

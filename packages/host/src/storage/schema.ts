@@ -19,7 +19,7 @@ import type {
   PrincipalStatus,
   PrincipalType,
   TenantStatus,
-} from "../../../core/src/records.ts";
+} from "@aesp/core";
 
 /** A JSON-valued column: written as JSON text, read through the dialect's codec. */
 export type JsonColumn = ColumnType<unknown, string, string>;

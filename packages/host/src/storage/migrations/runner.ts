@@ -9,7 +9,7 @@
  */
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
-import { EnterpriseError } from "../../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
 import type { Database } from "../schema.ts";
 import type { ColumnTypes, Migration } from "./migration.ts";
 

@@ -11,9 +11,9 @@
  * whole batch pays.
  */
 import type { Transaction } from "kysely";
-import { EnterpriseError } from "../../../../core/src/errors.ts";
-import type { AuditLogStore } from "../../../../core/src/ports.ts";
-import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditRecord } from "../../../../core/src/records.ts";
+import { EnterpriseError } from "@aesp/core";
+import type { AuditLogStore } from "@aesp/core";
+import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditRecord } from "@aesp/core";
 import { toAuditRecord } from "../audit-rows.ts";
 import type { StoreContext } from "../context.ts";
 import { guarded } from "../errors.ts";

@@ -1,6 +1,6 @@
 /** The Host's one-time bootstrap record: at most one row, consumed at most once. */
-import type { BootstrapStore } from "../../../../core/src/ports.ts";
-import type { BootstrapRecord } from "../../../../core/src/records.ts";
+import type { BootstrapStore } from "@aesp/core";
+import type { BootstrapRecord } from "@aesp/core";
 import type { StoreContext } from "../context.ts";
 import { guarded } from "../errors.ts";
 

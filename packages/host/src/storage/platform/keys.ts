@@ -1,7 +1,7 @@
 /** Host key material (CA, TLS, token and audit signing keys), private halves encrypted. */
 import type { Selectable } from "kysely";
-import type { KeyMaterialStore } from "../../../../core/src/ports.ts";
-import type { KeyMaterialRecord, KeyPurpose } from "../../../../core/src/records.ts";
+import type { KeyMaterialStore } from "@aesp/core";
+import type { KeyMaterialRecord, KeyPurpose } from "@aesp/core";
 import type { StoreContext } from "../context.ts";
 import { guarded, notFound } from "../errors.ts";
 import type { KeyMaterialTable } from "../schema.ts";

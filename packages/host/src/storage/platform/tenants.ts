@@ -1,7 +1,7 @@
 /** The tenant registry: a platform store, never reachable through a tenant's stores. */
 import type { Selectable } from "kysely";
-import type { TenantStore } from "../../../../core/src/ports.ts";
-import type { TenantRecord } from "../../../../core/src/records.ts";
+import type { TenantStore } from "@aesp/core";
+import type { TenantRecord } from "@aesp/core";
 import type { StoreContext } from "../context.ts";
 import { guarded } from "../errors.ts";
 import type { TenantsTable } from "../schema.ts";

@@ -2,7 +2,7 @@
  * Creates the `pg` pool a PostgreSQL Store runs on.
  */
 import pg from "pg";
-import { EnterpriseError } from "../../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
 import { isSafeSchemaName } from "../migrations/runner.ts";
 
 /** The OID of PostgreSQL's int8 (bigint). */

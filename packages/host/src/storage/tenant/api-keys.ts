@@ -1,7 +1,7 @@
 /** API keys of one tenant's principals; only scrypt hashes of the secrets are stored. */
 import type { Selectable } from "kysely";
-import type { ApiKeyStore } from "../../../../core/src/ports.ts";
-import type { ApiKeyRecord } from "../../../../core/src/records.ts";
+import type { ApiKeyStore } from "@aesp/core";
+import type { ApiKeyRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { ApiKeysTable } from "../schema.ts";
 import { TenantScopedStore } from "./scope.ts";

@@ -1,7 +1,7 @@
 /** Approval requests of one tenant (governance of contracts and policies). */
 import type { Selectable } from "kysely";
-import type { ApprovalStore } from "../../../../core/src/ports.ts";
-import type { ApprovalRequestRecord } from "../../../../core/src/records.ts";
+import type { ApprovalStore } from "@aesp/core";
+import type { ApprovalRequestRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { ApprovalRequestsTable } from "../schema.ts";
 import { pageLimit } from "../paging.ts";

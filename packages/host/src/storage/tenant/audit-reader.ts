@@ -1,6 +1,6 @@
 /** Audit reads restricted to one tenant's events. */
-import type { TenantAuditReader } from "../../../../core/src/ports.ts";
-import type { AuditQuery, AuditRecord } from "../../../../core/src/records.ts";
+import type { TenantAuditReader } from "@aesp/core";
+import type { AuditQuery, AuditRecord } from "@aesp/core";
 import { toAuditRecord } from "../audit-rows.ts";
 import { guarded } from "../errors.ts";
 import { pageLimit } from "../paging.ts";

@@ -1,7 +1,7 @@
 /** Runtime certificates issued by the Host's CA for one tenant. */
 import type { Selectable } from "kysely";
-import type { CertificateStore } from "../../../../core/src/ports.ts";
-import type { CertificateRecord } from "../../../../core/src/records.ts";
+import type { CertificateStore } from "@aesp/core";
+import type { CertificateRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { CertificatesTable } from "../schema.ts";
 import { TenantScopedStore } from "./scope.ts";

@@ -1,7 +1,7 @@
 /** Tool contracts of one tenant, every version and status. */
 import type { Selectable } from "kysely";
-import type { ContractStore } from "../../../../core/src/ports.ts";
-import type { ArtifactStatus, ContractRecord, ToolContractDefinition } from "../../../../core/src/records.ts";
+import type { ContractStore } from "@aesp/core";
+import type { ArtifactStatus, ContractRecord, ToolContractDefinition } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { ContractsTable } from "../schema.ts";
 import { pageLimit } from "../paging.ts";

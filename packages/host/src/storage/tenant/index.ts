@@ -1,5 +1,5 @@
 /** Assembles the stores of one tenant. */
-import type { TenantStores } from "../../../../core/src/ports.ts";
+import type { TenantStores } from "@aesp/core";
 import type { StoreContext } from "../context.ts";
 import { KyselyApiKeyStore } from "./api-keys.ts";
 import { KyselyApprovalStore } from "./approvals.ts";

@@ -1,7 +1,7 @@
 /** One-time runtime join tokens of one tenant; only their hashes are stored. */
 import type { Selectable } from "kysely";
-import type { JoinTokenStore } from "../../../../core/src/ports.ts";
-import type { JoinTokenRecord } from "../../../../core/src/records.ts";
+import type { JoinTokenStore } from "@aesp/core";
+import type { JoinTokenRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { JoinTokensTable } from "../schema.ts";
 import { TenantScopedStore } from "./scope.ts";

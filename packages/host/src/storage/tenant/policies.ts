@@ -1,7 +1,7 @@
 /** Policies of one tenant: every version of every policy is its own row. */
 import type { Selectable } from "kysely";
-import type { PolicyStore } from "../../../../core/src/ports.ts";
-import type { ArtifactStatus, PolicyRecord, PolicyRuleDefinition } from "../../../../core/src/records.ts";
+import type { PolicyStore } from "@aesp/core";
+import type { ArtifactStatus, PolicyRecord, PolicyRuleDefinition } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { PoliciesTable } from "../schema.ts";
 import { pageLimit } from "../paging.ts";

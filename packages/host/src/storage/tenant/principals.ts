@@ -1,7 +1,7 @@
 /** Principals of one tenant: users, service accounts and system accounts. */
 import type { Selectable } from "kysely";
-import type { PrincipalStore } from "../../../../core/src/ports.ts";
-import type { PrincipalRecord, PrincipalType } from "../../../../core/src/records.ts";
+import type { PrincipalStore } from "@aesp/core";
+import type { PrincipalRecord, PrincipalType } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { PrincipalsTable } from "../schema.ts";
 import { pageLimit } from "../paging.ts";

@@ -1,7 +1,7 @@
 /** Roles of one tenant, built-in and custom. */
 import type { Selectable } from "kysely";
-import type { RoleStore } from "../../../../core/src/ports.ts";
-import type { RoleRecord } from "../../../../core/src/records.ts";
+import type { RoleStore } from "@aesp/core";
+import type { RoleRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { RolesTable } from "../schema.ts";
 import { TenantScopedStore } from "./scope.ts";

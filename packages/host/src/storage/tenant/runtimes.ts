@@ -1,7 +1,7 @@
 /** Runtimes a tenant has registered, with the contracts each may fulfil. */
 import type { Selectable } from "kysely";
-import type { RuntimeRegistrationStore } from "../../../../core/src/ports.ts";
-import type { RuntimeRegistrationRecord } from "../../../../core/src/records.ts";
+import type { RuntimeRegistrationStore } from "@aesp/core";
+import type { RuntimeRegistrationRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { RuntimeRegistrationsTable } from "../schema.ts";
 import { TenantScopedStore } from "./scope.ts";

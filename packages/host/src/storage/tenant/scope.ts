@@ -6,7 +6,7 @@
  * refuse a record that names a different tenant, so a caller holding tenant
  * A's stores cannot reach tenant B's rows by any argument it passes.
  */
-import { EnterpriseError } from "../../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
 import type { StoreContext } from "../context.ts";
 import type { Codec } from "../dialect.ts";
 import { conflict, notFound } from "../errors.ts";

@@ -1,7 +1,7 @@
 /** Sessions of one tenant. A session's tenant is its primary-key prefix, so it can never change. */
 import type { Selectable } from "kysely";
-import type { SessionStore } from "../../../../core/src/ports.ts";
-import type { SessionRecord } from "../../../../core/src/records.ts";
+import type { SessionStore } from "@aesp/core";
+import type { SessionRecord } from "@aesp/core";
 import { guarded } from "../errors.ts";
 import type { SessionsTable } from "../schema.ts";
 import { pageLimit } from "../paging.ts";
