@@ -180,8 +180,9 @@ export class AuditLog {
     this.#state = "opening";
     try {
       const { store } = this.#deps;
-      const head = await store.head();
+      // Checkpoint first, head second: another Host appending in between can only make the head larger.
       const latest = await store.latestCheckpoint();
+      const head = await store.head();
       if (latest !== null && latest.treeSize > head.size) throw integrity("log truncated below checkpoint", head.size);
       const checkLatest = (): void => {
         if (latest === null || this.#range.size !== latest.treeSize) return;

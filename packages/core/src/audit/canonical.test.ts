@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { describe, it } from "node:test";
 import { EnterpriseError } from "../errors.ts";
 import type { AuditEventDraft } from "../records.ts";
-import { CANONICAL_EVENT_FIELDS, canonicalEventBytes, canonicalEventJson, chainHash, leafHash, linkRecords } from "./canonical.ts";
+import { CANONICAL_EVENT_FIELDS, EventHasher, canonicalEventBytes, canonicalEventJson, chainHash, leafHash, linkRecords } from "./canonical.ts";
 import { ZERO_HASH_HEX, toHex } from "./encoding.ts";
 import { draft, sha256 } from "./test-kit.test.ts";
 
@@ -47,6 +47,20 @@ describe("canonical event encoding", () => {
       const event = draft(i, { metadata, resource: "ü/\u2028/\\", policyViolations: ["b", "a", ""] });
       assert.equal(canonicalEventJson(event), jcs(eventFields(event)));
     });
+  });
+
+  it("hashes the same bytes on the streaming path as the text path, including growth past the buffer", () => {
+    const events = [
+      draft(1),
+      draft(2, { metadata: { "10": "ten", "9": "\u007f", "\u{1F600}": "\uD800", q: '"\\' }, userAgent: "\u0000\u001f\u0020" }),
+      draft(3, { resource: "é".repeat(3000), metadata: Object.fromEntries(Array.from({ length: 300 }, (_, k) => [`k${String(k)}`, "v".repeat(k)])) }),
+      draft(4, { policyViolations: ["\uDFFF", "日本", ""], riskScore: "0.75" }),
+    ];
+    const hasher = new EventHasher(sha256);
+    for (const event of events) {
+      const expected = hex(Buffer.concat([Buffer.from([0]), Buffer.from(canonicalEventJson(event), "utf8")]));
+      assert.equal(toHex(hasher.leaf(event)), expected);
+    }
   });
 
   it("ignores field order, position fields and foreign properties", () => {
@@ -107,11 +121,9 @@ describe("canonical event encoding", () => {
     ];
     for (const [change, field] of cases) {
       const event: AuditEventDraft = { ...draft(1), ...change };
-      assert.throws(
-        () => canonicalEventJson(event),
-        (err: unknown) => err instanceof EnterpriseError && err.code === "INVALID_ARGUMENT" && err.details["field"] === field,
-        field,
-      );
+      const namesField = (err: unknown) => err instanceof EnterpriseError && err.code === "INVALID_ARGUMENT" && err.details["field"] === field;
+      assert.throws(() => canonicalEventJson(event), namesField, field);
+      assert.throws(() => new EventHasher(sha256).leaf(event), namesField, field);
     }
   });
 });

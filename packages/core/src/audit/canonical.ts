@@ -99,7 +99,7 @@ export function canonicalEventBytes(event: AuditEventDraft): Uint8Array {
  */
 export class EventHasher {
   readonly #hasher: Hasher;
-  #scratch = new Uint8Array(4096);
+  readonly #writer = new CanonicalWriter();
   readonly #link = new Uint8Array(64);
 
   /** @param hasher - The SHA-256 port. */
@@ -115,13 +115,7 @@ export class EventHasher {
    * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed event.
    */
   leaf(event: AuditEventDraft): Uint8Array {
-    // U+0000 encodes as the single byte 0x00: the RFC 6962 leaf prefix, written in the same pass.
-    const prefixed = "\u0000" + canonicalEventJson(event);
-    // UTF-8 needs at most three bytes per UTF-16 code unit.
-    const needed = prefixed.length * 3;
-    if (this.#scratch.length < needed) this.#scratch = new Uint8Array(Math.max(needed, this.#scratch.length * 2));
-    const written = utf8Into(prefixed, this.#scratch);
-    return this.#hasher.sha256(this.#scratch.subarray(0, written));
+    return this.#hasher.sha256(this.#writer.leafInput(event));
   }
 
   /**
@@ -135,6 +129,137 @@ export class EventHasher {
     this.#link.set(previous, 0);
     this.#link.set(leaf, 32);
     return this.#hasher.sha256(this.#link);
+  }
+}
+
+/** The JSON punctuation and keys of the canonical form, in order, as UTF-8. */
+const KEY = {
+  action: utf8('{"action":'),
+  correlationId: utf8(',"correlationId":'),
+  eventId: utf8(',"eventId":'),
+  eventType: utf8(',"eventType":'),
+  metadata: utf8(',"metadata":'),
+  outcome: utf8(',"outcome":'),
+  policyViolations: utf8(',"policyViolations":'),
+  principalId: utf8(',"principalId":'),
+  resource: utf8(',"resource":'),
+  riskScore: utf8(',"riskScore":'),
+  sessionId: utf8(',"sessionId":'),
+  sourceIp: utf8(',"sourceIp":'),
+  tenantId: utf8(',"tenantId":'),
+  timestampMs: utf8(',"timestampMs":'),
+  userAgent: utf8(',"userAgent":'),
+} as const;
+
+/**
+ * Writes 0x00 || canonical bytes straight into a reused buffer: the same bytes
+ * as UTF-8 of {@link canonicalEventJson} (a unit test holds them equal), without
+ * building the string. Plain ASCII is copied byte by byte; anything JSON would
+ * escape or that is not ASCII takes the `JSON.stringify` + `TextEncoder` path.
+ */
+class CanonicalWriter {
+  #buffer = new Uint8Array(4096);
+  #length = 0;
+
+  leafInput(event: AuditEventDraft): Uint8Array {
+    const fields = event as unknown as Record<string, unknown>;
+    const timestamp = fields["timestampMs"];
+    if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) throw malformed("timestampMs");
+    this.#length = 0;
+    this.#byte(0x00);
+    this.#field(KEY.action, fields, "action");
+    this.#field(KEY.correlationId, fields, "correlationId");
+    this.#field(KEY.eventId, fields, "eventId");
+    this.#field(KEY.eventType, fields, "eventType");
+    this.#bytes(KEY.metadata);
+    this.#map(fields["metadata"]);
+    this.#field(KEY.outcome, fields, "outcome");
+    this.#bytes(KEY.policyViolations);
+    this.#array(fields["policyViolations"]);
+    this.#field(KEY.principalId, fields, "principalId");
+    this.#field(KEY.resource, fields, "resource");
+    this.#field(KEY.riskScore, fields, "riskScore");
+    this.#field(KEY.sessionId, fields, "sessionId");
+    this.#field(KEY.sourceIp, fields, "sourceIp");
+    this.#field(KEY.tenantId, fields, "tenantId");
+    this.#bytes(KEY.timestampMs);
+    this.#ascii(String(timestamp));
+    this.#field(KEY.userAgent, fields, "userAgent");
+    this.#byte(0x7d);
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  #field(key: Uint8Array, fields: Record<string, unknown>, name: string): void {
+    this.#bytes(key);
+    this.#string(fields[name], name);
+  }
+
+  #map(value: unknown): void {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw malformed("metadata");
+    const map = value as Record<string, unknown>;
+    const keys = Object.keys(map).sort();
+    this.#byte(0x7b);
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0) this.#byte(0x2c);
+      this.#string(keys[i], "metadata");
+      this.#byte(0x3a);
+      this.#string(map[keys[i]!], "metadata");
+    }
+    this.#byte(0x7d);
+  }
+
+  #array(value: unknown): void {
+    if (!Array.isArray(value)) throw malformed("policyViolations");
+    this.#byte(0x5b);
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) this.#byte(0x2c);
+      this.#string(value[i], "policyViolations");
+    }
+    this.#byte(0x5d);
+  }
+
+  #string(value: unknown, field: string): void {
+    if (typeof value !== "string") throw malformed(field);
+    // Worst case: every code unit becomes a six-byte \uXXXX escape.
+    this.#reserve(value.length * 6 + 2);
+    const buffer = this.#buffer;
+    const start = this.#length;
+    let at = start + 1;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (code < 0x20 || code >= 0x7f || code === 0x22 || code === 0x5c) {
+        this.#length = start;
+        this.#length += utf8Into(JSON.stringify(value), buffer.subarray(start));
+        return;
+      }
+      buffer[at++] = code;
+    }
+    buffer[start] = 0x22;
+    buffer[at++] = 0x22;
+    this.#length = at;
+  }
+
+  #ascii(text: string): void {
+    this.#reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.#buffer[this.#length++] = text.charCodeAt(i);
+  }
+
+  #bytes(bytes: Uint8Array): void {
+    this.#reserve(bytes.length);
+    this.#buffer.set(bytes, this.#length);
+    this.#length += bytes.length;
+  }
+
+  #byte(byte: number): void {
+    this.#reserve(1);
+    this.#buffer[this.#length++] = byte;
+  }
+
+  #reserve(extra: number): void {
+    if (this.#length + extra <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(this.#length + extra, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
   }
 }
 
@@ -234,13 +359,19 @@ export function hashFromHex(hex: string, field: string): Uint8Array {
   return bytes;
 }
 
-/** Characters JSON.stringify would escape (quote, backslash, controls, surrogates). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 /** `JSON.stringify` of a string field, skipping the call for the common all-plain string. */
 function quoted(value: unknown, field: string): string {
   if (typeof value !== "string") throw malformed(field);
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : '"' + value + '"';
+  return needsEscape(value) ? JSON.stringify(value) : '"' + value + '"';
+}
+
+/** True when JSON.stringify would escape a character: quote, backslash, a control or a surrogate. */
+function needsEscape(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) return true;
+  }
+  return false;
 }
 
 function canonicalStringMap(value: unknown): string {

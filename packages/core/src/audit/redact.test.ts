@@ -110,5 +110,8 @@ describe("redactMetadata", () => {
     };
     assert.deepEqual(redactMetadata(metadata), { runtime_id: "rt_1", token_id: "jti_1", apiKeyId: "key_1", duration_ms: "12" });
     assert.equal(metadata.password, "p", "the input is not mutated");
+    const hostile = redactMetadata(JSON.parse('{"__proto__": "x", "runtime_id": "rt"}') as Record<string, string>);
+    assert.equal(Object.getPrototypeOf(hostile), Object.prototype);
+    assert.deepEqual(Object.keys(hostile), ["__proto__", "runtime_id"]);
   });
 });

@@ -87,5 +87,6 @@ function redactValue(value: unknown, schema: AdmSchema): unknown {
 
 /** Assignment that treats `__proto__` as data, never as the prototype. */
 function defineEntry<T>(target: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }

@@ -222,7 +222,7 @@ describe("verifyAuditLog", () => {
     assert.deepEqual(failure(await verify(nullRecord, [])), { ok: false, firstBadSeq: 1, eventId: "", reason: "record malformed" });
   });
 
-  it("verifies an empty log, a checkpoint of the empty tree, and async sources with progress", async () => {
+  it("verifies an empty log, a checkpoint of the empty tree, and async sources (records or pages) with progress", async () => {
     assert.deepEqual(await verify([], [await checkpointOf([], 0, oldKey)]), {
       ok: true,
       size: 0,
@@ -247,6 +247,17 @@ describe("verifyAuditLog", () => {
     });
     assert.equal(result.ok, true);
     assert.deepEqual(progress, [20, 40]);
+    async function* pages() {
+      for (let from = 0; from < records.length; from += 16) yield records.slice(from, from + 16);
+    }
+    const paged = await verifyAuditLog({ records: pages(), checkpoints, trustedKeys: trust(oldKey, newKey), hasher: sha256, verifier: ed25519Verifier });
+    assert.equal(paged.ok && paged.size, 50);
+    const tampered = records.map((r) => (r.seq === 33 ? { ...r, action: "x" } : r));
+    async function* tamperedPages() {
+      for (let from = 0; from < tampered.length; from += 16) yield tampered.slice(from, from + 16);
+    }
+    const failed = await verifyAuditLog({ records: tamperedPages(), checkpoints, trustedKeys: trust(oldKey, newKey), hasher: sha256, verifier: ed25519Verifier });
+    assert.equal(failure(failed).firstBadSeq, 33);
   });
 
   it("can be driven one record at a time", async () => {

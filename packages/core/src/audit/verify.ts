@@ -24,8 +24,11 @@ import { CompactRange } from "./merkle.ts";
 
 /** Input of {@link verifyAuditLog}. */
 export interface VerifyAuditLogInput {
-  /** Every record from seq 0, in order. */
-  records: AsyncIterable<AuditRecord> | Iterable<AuditRecord>;
+  /**
+   * Every record from seq 0, in order. An async source may yield whole pages
+   * (arrays of records): one promise per page instead of one per record.
+   */
+  records: AsyncIterable<AuditRecord | readonly AuditRecord[]> | Iterable<AuditRecord>;
   /** Every checkpoint of the log, in any order. */
   checkpoints: readonly AuditCheckpointRecord[];
   /** Keys whose checkpoint signatures are trusted; include retired keys. */
@@ -87,7 +90,9 @@ export async function verifyAuditLog(input: VerifyAuditLogInput): Promise<AuditV
   const verifier = new AuditLogVerifier(input);
   const records = input.records;
   if (Symbol.asyncIterator in records) {
-    for await (const record of records) if (!verifier.push(record)) break;
+    for await (const item of records) {
+      if (!(isPage(item) ? verifier.pushAll(item) : verifier.push(item))) break;
+    }
   } else {
     for (const record of records) if (!verifier.push(record)) break;
   }
@@ -173,6 +178,17 @@ export class AuditLogVerifier {
   }
 
   /**
+   * Verifies the next records in order.
+   *
+   * @param records - A page of records continuing the log.
+   * @returns False once verification has failed.
+   */
+  pushAll(records: readonly AuditRecord[]): boolean {
+    for (const record of records) if (!this.push(record)) return false;
+    return this.#failure === null;
+  }
+
+  /**
    * Completes verification: reports truncation below a checkpoint and pending checkpoint failures.
    *
    * @returns The verification outcome.
@@ -225,6 +241,10 @@ export class AuditLogVerifier {
     this.#failure = { ok: false, firstBadSeq: seq, eventId, reason };
     return false;
   }
+}
+
+function isPage(item: AuditRecord | readonly AuditRecord[]): item is readonly AuditRecord[] {
+  return Array.isArray(item);
 }
 
 /**
