@@ -5,6 +5,7 @@
  */
 import { hostConfigSchema, renderConfigReference, renderErrorReference, renderPolicyVariablesMarkdown } from "@aesp/core";
 import { renderAuditEventReference } from "@aesp/core/audit";
+import { renderCliReference } from "../packages/cli/src/render-reference.ts";
 
 /** Path (relative to the repository) → rendered markdown. */
 export async function renderReferenceDocs(): Promise<Record<string, string>> {
@@ -13,5 +14,6 @@ export async function renderReferenceDocs(): Promise<Record<string, string>> {
     "docs/reference/audit-events.md": renderAuditEventReference(),
     "docs/reference/config.md": renderConfigReference(hostConfigSchema),
     "docs/reference/policy-variables.md": renderPolicyVariablesMarkdown(),
+    "docs/reference/cli.md": await renderCliReference(),
   };
 }

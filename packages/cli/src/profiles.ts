@@ -75,7 +75,7 @@ export async function writeProfiles(path: string, file: ProfileFile): Promise<vo
 }
 
 /** Merges `changes` into profile `name` (creating it) and writes the file; returns the profile. */
-export async function updateProfile(path: string, name: string, changes: Partial<Profile>, options: { makeCurrent?: boolean } = {}): Promise<Profile> {
+export async function updateProfile(path: string, name: string, changes: { [Key in keyof Profile]?: string | undefined }, options: { makeCurrent?: boolean } = {}): Promise<Profile> {
   const file = await readProfiles(path);
   const profile: Profile = { ...file.profiles[name] };
   for (const [key, value] of Object.entries(changes) as Array<[keyof Profile, string | undefined]>) {

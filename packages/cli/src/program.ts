@@ -2,7 +2,7 @@
  * The `aesp` command tree. Built by a function (not at import time) so that tests and the
  * reference generator get a fresh program wired to their own I/O.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { registerApprovalCommands } from "./commands/approvals.ts";
 import { registerAuditCommands } from "./commands/audit.ts";
 import { registerContractCommands } from "./commands/contracts.ts";
@@ -60,11 +60,15 @@ export function buildProgram(io: CliIo): BuiltProgram {
   let exitCode = 0;
   const program = new Command("aesp")
     .description("Run and govern an AESP Host: tenants, contracts, approvals, runtimes, sessions, tool calls and audit.")
-    .version(cliVersion, "-V, --version", "print the CLI version")
-    .addOption(new Option("--host <url>", `gateway URL (default: the profile's, else ${defaultHostUrl})`).env("AESP_HOST"))
-    .addOption(new Option("--ca <file>", "CA certificate (PEM) to trust for the gateway (default: the profile's, else ./.aesp/ca.pem)").env("AESP_CA"))
+    // No commander .version(): program options are matched anywhere on the line, and `--version`
+    // must stay free for `aesp invoke --version`. runCli answers a lone `--version` itself.
+    .addHelpText("after", "\nPrint the CLI version with: aesp --version")
+    // Environment fallbacks (AESP_HOST, AESP_CA, AESP_PROFILE, AESP_API_KEY) are resolved by CliContext
+    // from the injected I/O, not by commander, which would read the real process environment.
+    .option("--host <url>", `gateway URL (env AESP_HOST; default: the profile's, else ${defaultHostUrl})`)
+    .option("--ca <file>", "CA certificate (PEM) to trust for the gateway (env AESP_CA; default: the profile's, else ./.aesp/ca.pem)")
     .option("--json", "print JSON for scripts instead of tables")
-    .addOption(new Option("--profile <name>", "profile in $AESP_HOME/profiles.json (default: the current profile)").env("AESP_PROFILE"))
+    .option("--profile <name>", "profile in $AESP_HOME/profiles.json (env AESP_PROFILE; default: the current profile)")
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) })
     .exitOverride();

@@ -43,10 +43,13 @@ export function formatFields(fields: ReadonlyArray<readonly [string, string | nu
   return shown.map(([label, value]) => `${label}:${" ".repeat(width - displayWidth(label) + 1)}${cellText(value)}`.trimEnd()).join("\n") + "\n";
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const controlCharacters = /[\u0000-\u001f\u007f]/g;
+
 function cellText(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined) return "";
   // Control characters would break the alignment (and could rewrite the terminal).
-  return String(value).replace(/[\u0000-\u001f\u007f]/g, " ");
+  return String(value).replace(controlCharacters, " ");
 }
 
 function truncate(text: string, maxWidth: number): string {

@@ -212,6 +212,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
           version: hostVersion,
           trustDomain: v.trust_domain,
           caCertificatePem: ca.caCertificatePem,
+          runtimePlaneUrl: plane.url,
           auditKeys: [
             {
               keyId: auditKey.record.keyId,

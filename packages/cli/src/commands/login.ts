@@ -87,7 +87,7 @@ export function registerLoginCommands(program: Command, kit: CommandKit): void {
   const profile = program.command("profile").description("Manage the stored profiles ($AESP_HOME/profiles.json).");
   const list = profile
     .command("list")
-    .description("List profiles (API keys are never shown).")
+    .description("List profiles (API keys are never shown); * marks the current one.")
     .action(
       kit.action(async (ctx) => {
         const settings = await ctx.settings();
@@ -103,8 +103,7 @@ export function registerLoginCommands(program: Command, kit: CommandKit): void {
         ctx.result({ current: file.current, profiles: rows }, () =>
           formatTable(
             [
-              { header: "", value: (row) => (row.current ? "*" : "") },
-              { header: "PROFILE", value: (row) => row.name },
+              { header: "PROFILE", value: (row) => (row.current ? `${row.name} *` : row.name) },
               { header: "HOST", value: (row) => row.host },
               { header: "TENANT", value: (row) => row.tenant },
               { header: "PRINCIPAL", value: (row) => row.principal },

@@ -20,6 +20,8 @@ export interface HostInfo {
   readonly version: string;
   readonly trustDomain: string;
   readonly caCertificatePem: string;
+  /** Set once the runtime plane listens. */
+  runtimePlaneUrl: string;
   readonly auditKeys: readonly { keyId: string; publicKeyRaw: Uint8Array; publicKeyPem: string; verifierKey: string; createdAt: number; retiredAt: number | null }[];
 }
 

@@ -12,6 +12,7 @@ export function hostService(deps: GatewayDeps) {
         apiVersion: "aesp.v1",
         trustDomain: deps.hostInfo.trustDomain,
         caCertificatesPem: [deps.hostInfo.caCertificatePem],
+        runtimePlaneUrl: deps.hostInfo.runtimePlaneUrl,
         auditPublicKeys: deps.hostInfo.auditKeys.map((k) => ({
           keyId: k.keyId,
           algorithm: "Ed25519",

@@ -69,6 +69,13 @@ export declare type GetHostInfoResponse = Message<"aesp.v1.GetHostInfoResponse">
    * @generated from field: repeated aesp.v1.AuditPublicKey audit_public_keys = 5;
    */
   auditPublicKeys: AuditPublicKey[];
+
+  /**
+   * Where runtimes connect (mutual TLS 1.3), e.g. "https://127.0.0.1:7444".
+   *
+   * @generated from field: string runtime_plane_url = 6;
+   */
+  runtimePlaneUrl: string;
 };
 
 /**
@@ -110,6 +117,13 @@ export declare type GetHostInfoResponseJson = {
    * @generated from field: repeated aesp.v1.AuditPublicKey audit_public_keys = 5;
    */
   auditPublicKeys?: AuditPublicKeyJson[];
+
+  /**
+   * Where runtimes connect (mutual TLS 1.3), e.g. "https://127.0.0.1:7444".
+   *
+   * @generated from field: string runtime_plane_url = 6;
+   */
+  runtimePlaneUrl?: string;
 };
 
 /**
