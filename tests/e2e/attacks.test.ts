@@ -48,8 +48,13 @@ const textStats: RawHandler = async (call) => {
 };
 
 /** A contract like text_stats under another name, with overrides. */
-function variant(name: string, overrides: Partial<ContractInit> = {}): ContractInit {
+function variant(name: string, overrides: { requiredRoles?: string[]; securityClassification?: string } = {}): ContractInit {
   return { ...textStatsContract, name, description: `${name} (test)`, ...overrides };
+}
+
+/** JSON text of anything a test inspects, bigints included. */
+function text(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? String(v) : v)) ?? "";
 }
 
 function base64url(bytes: Uint8Array | string): string {
@@ -93,6 +98,8 @@ void describe("attacks on a SQLite Host", () => {
   let agent: Actor;
   let runtime: RawRuntime;
   let runtimeCredentials: RuntimeCredentials;
+  const opened: RawRuntime[] = [];
+  const track = (r: RawRuntime) => (opened.push(r), r);
   /** Every secret this file handles; none may surface in audit, metrics or the database. */
   const secrets: { label: string; value: string }[] = [];
   const keep = (label: string, value: string) => secrets.push({ label, value });
@@ -150,7 +157,7 @@ void describe("attacks on a SQLite Host", () => {
   });
 
   after(async () => {
-    runtime?.close();
+    for (const r of [runtime, ...opened]) r?.close();
     await t?.stop();
   });
 
@@ -232,8 +239,8 @@ void describe("attacks on a SQLite Host", () => {
       assert.equal(a.error?.message, b.error?.message);
       assert.deepEqual(a.error?.details, b.error?.details);
       for (const refusal of [a, b]) {
-        const text = JSON.stringify(refusal.connectError) + refusal.connectError.rawMessage + JSON.stringify(refusal.error?.details);
-        assert.ok(!text.includes(agent.apiKey.split(".").at(-1) ?? "?"), "the key secret must not be echoed");
+        const shown = text(refusal.error) + refusal.connectError.rawMessage;
+        assert.ok(!shown.includes(agent.apiKey.split(".").at(-1) ?? "?"), "the key secret must not be echoed");
       }
     });
 
@@ -290,7 +297,7 @@ void describe("attacks on a SQLite Host", () => {
 
     test("a runtime cannot announce a DRAFT contract (rejected, contract_not_active in audit)", async () => {
       const credentials = await t.enroll(t.admin, "draft-rt", ["draft_tool"]);
-      const rogue = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["draft_tool@1.0.0"] });
+      const rogue = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["draft_tool@1.0.0"] }));
       assert.equal(rogue.first.kind.case, "rejected");
       assert.equal(rogue.first.kind.case === "rejected" ? rogue.first.kind.value.error?.code : "", "RUNTIME_REJECTED");
       const rejected = await allEvents(t.admin, ["runtime.rejected"]);
@@ -306,7 +313,7 @@ void describe("attacks on a SQLite Host", () => {
       { todo: "BUG: runtime-plane/server.ts sends AnnouncementRejected.rejections = [] although runtime.proto documents per-contract reasons (admission computes them but only audits them)" },
       async () => {
         const credentials = await t.enroll(t.admin, "draft-rt-2", ["draft_tool"]);
-        const rogue = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["draft_tool@1.0.0"] });
+        const rogue = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["draft_tool@1.0.0"] }));
         const rejections = rogue.first.kind.case === "rejected" ? rogue.first.kind.value.rejections : [];
         assert.deepEqual(rejections.map((r) => r.contract), ["draft_tool@1.0.0"]);
         assert.match(rejections[0]?.reason ?? "", /not_active|not ACTIVE/);
@@ -315,19 +322,19 @@ void describe("attacks on a SQLite Host", () => {
 
     test("a runtime announcing a contract it was not enrolled for is not routed that contract", async () => {
       const credentials = await t.enroll(t.admin, "narrow-rt", ["open_tool"]);
-      const narrow = await connectRawRuntime({
+      const narrow = track(await connectRawRuntime({
         url: t.host.runtimePlaneUrl,
         credentials,
         contracts: ["open_tool@1.0.0", "restricted_tool@1.0.0"],
         handlers: { "open_tool@1.0.0": textStats, "restricted_tool@1.0.0": textStats },
-      });
+      }));
       try {
         assert.equal(narrow.first.kind.case, "accepted");
         assert.deepEqual(narrow.first.kind.case === "accepted" ? narrow.first.kind.value.acceptedContracts : [], ["open_tool@1.0.0"]);
         const rejected = await allEvents(t.admin, ["runtime.rejected"]);
         assert.ok(rejected.some((e) => e.resource === "runtime:narrow-rt" && (e.metadata["rejected"] ?? "").includes("restricted_tool@1.0.0:not_enrolled_for_contract")));
         // A runtime enrolled for nothing it declares is refused outright.
-        const none = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials: await t.enroll(t.admin, "wrong-rt", ["open_tool"]), contracts: ["text_stats@1.0.0"] });
+        const none = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials: await t.enroll(t.admin, "wrong-rt", ["open_tool"]), contracts: ["text_stats@1.0.0"] }));
         assert.equal(none.first.kind.case === "rejected" ? none.first.kind.value.error?.code : "", "RUNTIME_REJECTED");
       } finally {
         narrow.close();
@@ -425,7 +432,7 @@ void describe("attacks on a SQLite Host", () => {
 
     test("a result violating the return type is withheld (RESULT_VALIDATION_FAILED) and audited as tool_call.result_rejected", async () => {
       const refusal = await assertRefused(agent.client(ToolService).invokeTool({ sessionId, call: { name: "liar_tool", args: { text: "x" } } }), "RESULT_VALIDATION_FAILED", Code.Internal);
-      const everything = JSON.stringify(refusal.error) + refusal.connectError.message + JSON.stringify(refusal.error?.details);
+      const everything = text(refusal.error) + refusal.connectError.message;
       assert.ok(!everything.includes(leakMarker), "the runtime's content never reaches the caller");
       const rejected = await allEvents(t.admin, ["tool_call.result_rejected"]);
       assert.equal(rejected.length, 1);
@@ -443,9 +450,10 @@ void describe("attacks on a SQLite Host", () => {
         "RESULT_VALIDATION_FAILED",
         Code.Internal,
       );
-      assert.ok(!JSON.stringify(chunks).includes(leakMarker));
-      assert.ok(!JSON.stringify(refusal.error).includes(leakMarker));
-      assert.deepEqual(chunks.filter((c) => JSON.stringify(c) !== JSON.stringify({ i: 1 }) && JSON.stringify(c) !== JSON.stringify({ i: 2 })), []);
+      assert.ok(!text(chunks).includes(leakMarker));
+      assert.ok(!text(refusal.error).includes(leakMarker) && !refusal.connectError.message.includes(leakMarker));
+      // Only the valid chunks that preceded the bad one may have been delivered, in order.
+      assert.deepEqual(chunks, [{ i: 1 }, { i: 2 }].slice(0, chunks.length));
       // The Host keeps serving the same contract family afterwards.
       const ok: unknown[] = [];
       for await (const message of agent.client(ToolService).invokeToolStream({ sessionId, call: { name: "count_to", args: { n: 2 } } })) {
@@ -476,18 +484,23 @@ void describe("attacks on a SQLite Host", () => {
       await writeFile(path.join(dir, "rt.pem"), runtimeCredentials.certificatePem);
       await writeFile(path.join(dir, "rt.key"), runtimeCredentials.privateKeyPem);
       await writeFile(path.join(dir, "ca.pem"), runtimeCredentials.caCertificatePem);
-      const sClient = (version: string) =>
-        run("openssl", ["s_client", version, "-connect", `127.0.0.1:${port()}`, "-cert", path.join(dir, "rt.pem"), "-key", path.join(dir, "rt.key"), "-CAfile", path.join(dir, "ca.pem"), "-alpn", "h2"], {
+      const sClient = (version: string) => {
+        const probe = run("openssl", ["s_client", version, "-connect", `127.0.0.1:${port()}`, "-cert", path.join(dir, "rt.pem"), "-key", path.join(dir, "rt.key"), "-CAfile", path.join(dir, "ca.pem"), "-alpn", "h2"], {
           timeout: 10_000,
-        }).then(
+        });
+        // EOF on stdin: s_client closes the connection once the handshake is done (or failed).
+        probe.child.stdin?.end();
+        return probe.then(
           (out) => ({ ok: true, output: out.stdout + out.stderr }),
           (err: { stdout?: string; stderr?: string }) => ({ ok: false, output: (err.stdout ?? "") + (err.stderr ?? "") }),
         );
+      };
       const tls12 = await sClient("-tls1_2");
       assert.equal(tls12.ok, false, tls12.output);
-      assert.doesNotMatch(tls12.output, /Protocol\s*:\s*TLSv1\.2\b[\s\S]*Verify return code: 0/);
+      assert.match(tls12.output, /Cipher is \(NONE\)/, tls12.output);
+      assert.match(tls12.output, /alert protocol version/, tls12.output);
       const tls13 = await sClient("-tls1_3");
-      assert.match(tls13.output, /TLSv1\.3/, "control: the same probe with TLS 1.3 completes a handshake");
+      assert.match(tls13.output, /New, TLSv1\.3, Cipher is TLS_/, `control: the same probe with TLS 1.3 completes a handshake\n${tls13.output}`);
     });
 
     test("a certificate for the same runtime identity issued by another CA is refused", async () => {
@@ -504,21 +517,36 @@ void describe("attacks on a SQLite Host", () => {
       await assert.rejects(connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials: rogue, contracts: ["text_stats@1.0.0"] }));
     });
 
-    test("revoking a certificate closes its live stream and refuses it on reconnect", async () => {
-      const credentials = await t.enroll(t.admin, "revoked-rt", ["text_stats"]);
-      const doomed = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["text_stats@1.0.0"], handlers: { "text_stats@1.0.0": textStats } });
+    test("a revoked certificate is no longer routed to and is refused on reconnect", async () => {
+      const credentials = await t.enroll(t.admin, "revoked-rt", ["open_tool"]);
+      const doomed = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["open_tool@1.0.0"], handlers: { "open_tool@1.0.0": textStats } }));
       assert.equal(doomed.first.kind.case, "accepted");
       await t.admin.client(RuntimeAdminService).revokeCertificate({ serialNumber: credentials.serial, reason: "key compromise" });
-      assert.ok(await settlesWithin(doomed.ended, 3000), "the live stream is closed");
-      const again = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["text_stats@1.0.0"] }).catch((err: unknown) => err);
-      if (again instanceof Error) return; // refused during the handshake: also acceptable
-      const first = (again as RawRuntime).first;
-      assert.equal(first.kind.case, "rejected");
-      assert.equal(first.kind.case === "rejected" ? first.kind.value.error?.code : "", "CERTIFICATE_INVALID");
       const listed = await t.admin.client(RuntimeAdminService).listRuntimes({ runtimeId: "revoked-rt" });
       assert.equal(listed.runtimes[0]?.connected, false);
       assert.ok((listed.runtimes[0]?.certificates[0]?.revokedAtUnixMs ?? 0n) > 0n);
+      const { sessionId } = await agent.client(SessionService).createSession({});
+      for (let i = 0; i < 4; i++) await agent.client(ToolService).invokeTool({ sessionId, call: { name: "open_tool", args: { text: "x" } } });
+      assert.equal(doomed.calls().length, 0, "no call reaches the revoked runtime");
+      const again = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["open_tool@1.0.0"] }).catch((err: unknown) => err);
+      if (again instanceof Error) return; // refused during the handshake: also acceptable
+      track(again as RawRuntime);
+      const first = (again as RawRuntime).first;
+      assert.equal(first.kind.case, "rejected");
+      assert.equal(first.kind.case === "rejected" ? first.kind.value.error?.code : "", "CERTIFICATE_INVALID");
     });
+
+    test(
+      "revoking a certificate closes its live stream",
+      { todo: "BUG: runtime-plane/server.ts connect() awaits the read loop (`await reading`) in its finally block, so after connection.close('certificate_revoked') the response stream stays open until the runtime itself half-closes" },
+      async () => {
+        const credentials = await t.enroll(t.admin, "revoked-rt-2", ["open_tool"]);
+        const doomed = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["open_tool@1.0.0"], handlers: { "open_tool@1.0.0": textStats } }));
+        assert.equal(doomed.first.kind.case, "accepted");
+        await t.admin.client(RuntimeAdminService).revokeCertificate({ serialNumber: credentials.serial, reason: "key compromise" });
+        assert.ok(await settlesWithin(doomed.ended, 3000), "the live stream is closed by the Host");
+      },
+    );
   });
 
   void describe("secrets", () => {
@@ -569,6 +597,8 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
     let runtimeA: RawRuntime;
     let sessionA: string;
     let pendingApprovalA: string;
+    const opened: RawRuntime[] = [];
+    const track = (r: RawRuntime) => (opened.push(r), r);
 
     before(async () => {
       t = await startTestHost(kind);
@@ -594,14 +624,14 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
     });
 
     after(async () => {
-      runtimeA?.close();
+      for (const r of [runtimeA, ...opened]) r?.close();
       await t?.stop();
     });
 
     test("tenant A's runtime is admitted only for A's ACTIVE contracts, not for one ACTIVE only in B", async () => {
       assert.equal(runtimeA.first.kind.case, "accepted");
       assert.deepEqual(runtimeA.first.kind.case === "accepted" ? runtimeA.first.kind.value.acceptedContracts : [], ["text_stats@1.0.0"]);
-      const onlyB = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials: await t.enroll(adminA, "a-wants-b", ["b_only"]), contracts: ["b_only@1.0.0"] });
+      const onlyB = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials: await t.enroll(adminA, "a-wants-b", ["b_only"]), contracts: ["b_only@1.0.0"] }));
       assert.equal(onlyB.first.kind.case === "rejected" ? onlyB.first.kind.value.error?.code : onlyB.first.kind.case, "RUNTIME_REJECTED");
       const rejected = await allEvents(adminA, ["runtime.rejected"]);
       assert.ok(rejected.some((e) => (e.metadata["rejected"] ?? "").includes("b_only@1.0.0:contract_not_active")));
@@ -610,7 +640,7 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
     test("a runtime enrolled in A announcing tenant B (or another runtime id) is rejected", async () => {
       const credentials = await t.enroll(adminA, "a-liar", ["text_stats"]);
       for (const claim of [{ tenantId: "tenant-b" }, { runtimeId: "a-tools" }]) {
-        const liar = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["text_stats@1.0.0"], ...claim });
+        const liar = track(await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: ["text_stats@1.0.0"], ...claim }));
         assert.equal(liar.first.kind.case, "rejected");
         assert.equal(liar.first.kind.case === "rejected" ? liar.first.kind.value.error?.code : "", "RUNTIME_REJECTED");
       }

@@ -97,7 +97,14 @@ export async function connectRawRuntime(options: {
   const controllers = new Map<string, AbortController>();
   const aborter = new AbortController();
   const stream = createClient(RuntimeService, transport).connect(outbound, { signal: aborter.signal })[Symbol.asyncIterator]();
-  const firstResult = await stream.next();
+  let firstResult: IteratorResult<HostMessage>;
+  try {
+    firstResult = await stream.next();
+  } catch (err) {
+    close();
+    aborter.abort();
+    throw err;
+  }
   if (firstResult.done === true) throw new Error("host closed the stream without answering");
   const first = firstResult.value;
   received.push(first);
@@ -142,7 +149,14 @@ export async function connectRawRuntime(options: {
     }
   })();
   ended.catch(() => undefined);
-  void ended.finally(() => clearInterval(heartbeat)).catch(() => undefined);
+  // Once the Host has ended the stream there is nobody to talk to: end our side too.
+  void ended
+    .finally(() => {
+      clearInterval(heartbeat);
+      closed = true;
+      wake?.();
+    })
+    .catch(() => undefined);
   const waitFor = (predicate: (message: HostMessage) => boolean, timeoutMs = 5000) =>
     new Promise<HostMessage>((resolve, reject) => {
       const seen = received.find(predicate);

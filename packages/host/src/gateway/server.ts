@@ -152,7 +152,6 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
         correlationId,
       });
     },
-    shutdownTimeoutMs: 5_000,
   });
 
   app.get("/livez", async () => ({ status: "ok" }));
