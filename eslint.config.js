@@ -38,6 +38,15 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": ["error", { patterns: [
         { group: ["@aesp/host", "@aesp/host/*"], message: "SDKs and the CLI talk to the Host over the wire only (the CLI's `start` uses a dynamic import)." },
+        { group: ["**/core/src/**", "**/host/src/**", "**/proto/gen/**"], message: "import other packages by name, never by path." },
+      ] }],
+    },
+  },
+  {
+    files: ["packages/host/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [
+        { group: ["**/core/src/**", "**/proto/gen/**"], message: "import other packages by name (@aesp/core, @aesp/proto/<file>), never by path." },
       ] }],
     },
   },

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
-import type { Clock, Store } from "../../../core/src/ports.ts";
+import type { Clock, Store } from "@aesp/core";
 import { openStore } from "../storage/index.ts";
 import { generateHostKeyPair, loadOrCreateKey, openKeyRecord } from "./key-material.ts";
 import { KeyProtectionError, MASTER_KEY_ENV, generateMasterKeyText, loadOrCreateMasterKey, type MasterKey } from "./master-key.ts";

@@ -11,9 +11,9 @@
  *   so racing creators collide on the store's unique key id and the loser re-reads the winner's key.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { isErrorCode } from "../../../core/src/errors.ts";
-import type { Clock, IdSource, KeyMaterialStore } from "../../../core/src/ports.ts";
-import type { KeyMaterialRecord, KeyPurpose } from "../../../core/src/records.ts";
+import { isErrorCode } from "@aesp/core";
+import type { Clock, IdSource, KeyMaterialStore } from "@aesp/core";
+import type { KeyMaterialRecord, KeyPurpose } from "@aesp/core";
 import { KeyProtectionError, openPrivateKey, sealPrivateKey, type MasterKey } from "./master-key.ts";
 
 /** Algorithms the Host generates its own keys with. */

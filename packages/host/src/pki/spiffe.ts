@@ -8,7 +8,7 @@
  * - A certificate names one runtime: its SAN must hold exactly one URI, and that URI must be a
  *   runtime SPIFFE ID (the X509-SVID rule). Two URIs are ambiguous and refused.
  */
-import { EnterpriseError } from "../../../core/src/errors.ts";
+import { EnterpriseError } from "@aesp/core";
 
 /** Longest accepted trust domain, tenant id or runtime id. */
 export const SPIFFE_SEGMENT_MAX_LENGTH = 128;
