@@ -278,6 +278,7 @@ export async function mintHostAccessToken(
   t: TestHost,
   claims: { principalId: string; tenantId: string; principalType?: string; expiresInSeconds: number; issuedSecondsAgo?: number },
 ): Promise<string> {
+  const config = await loadHostConfig({ flags: await t.storeFlags(), env: {} });
   const store = await openHostStore(t);
   try {
     const record = await store.platform.keys.current("token-signing");
@@ -287,7 +288,7 @@ export async function mintHostAccessToken(
     const now = Math.floor(Date.now() / 1000);
     return await new SignJWT({ tid: claims.tenantId, typ: claims.principalType ?? "SERVICE_ACCOUNT", amr: ["pwd"] })
       .setProtectedHeader({ alg: "EdDSA", kid: record.keyId, typ: "at+jwt" })
-      .setIssuer("aesp-host")
+      .setIssuer(config.values["identity.token_issuer"])
       .setAudience("aesp-api")
       .setSubject(claims.principalId)
       .setJti(`tok_test${randomBytes(8).toString("hex")}`)
@@ -327,7 +328,7 @@ export async function rawGatewayRequest(
       let headers: http2.IncomingHttpHeaders = {};
       let trailers: http2.IncomingHttpHeaders = {};
       stream.on("response", (h) => (headers = h));
-      stream.on("trailers", (h) => (trailers = h));
+      stream.on("trailers", (h: http2.IncomingHttpHeaders) => (trailers = h));
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("error", reject);
       stream.on("end", () => {

@@ -196,6 +196,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       {
         clock,
         ids,
+        audit,
         store,
         authenticator,
         identity,

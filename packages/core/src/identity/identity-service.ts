@@ -216,15 +216,15 @@ export class IdentityService {
     try {
       const parsed = parseApiKey(apiKey);
       const snapshot = await this.#tenants.snapshot(parsed.tenantId);
-      if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_key" } });
+      const key = snapshot === null ? null : await this.#store.forTenant(parsed.tenantId).apiKeys.get(parsed.keyId);
+      const now = this.#clock.now();
+      // Always hash, and answer alike for an unknown tenant, key or secret, so neither timing nor
+      // the reason reveals which tenants or key ids exist.
+      const matches = await this.#secrets.verify(parsed.secret, key?.secretHash ?? unknownKeyHash);
+      if (snapshot === null || key === null || !matches) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "invalid_key" } });
       tenantForAudit = parsed.tenantId;
       if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: parsed.tenantId });
       const stores = this.#store.forTenant(parsed.tenantId);
-      const key = await stores.apiKeys.get(parsed.keyId);
-      const now = this.#clock.now();
-      // Hash even when the key is unknown so timing does not reveal which key ids exist.
-      const matches = await this.#secrets.verify(parsed.secret, key?.secretHash ?? unknownKeyHash);
-      if (key === null || !matches) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "invalid_key" } });
       principalForAudit = key.principalId;
       if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
         throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "key_revoked_or_expired" } });

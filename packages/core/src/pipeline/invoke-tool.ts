@@ -90,7 +90,10 @@ export async function invokeTool(
     outcome: null,
     cleanups: [],
   };
-  const forwardAbort = () => call.abort.abort(input.signal?.reason ?? new EnterpriseError("CANCELLED"));
+  const forwardAbort = () => {
+    const reason: unknown = input.signal?.reason;
+    call.abort.abort(reason instanceof EnterpriseError ? reason : new EnterpriseError("CANCELLED", { cause: reason }));
+  };
   if (input.signal?.aborted === true) forwardAbort();
   input.signal?.addEventListener("abort", forwardAbort, { once: true });
   let current: Step = governedCallSteps[0];

@@ -76,7 +76,9 @@ export class RuntimeAdmission {
           rejected: rejections.map((r) => `${r.contract}:${r.reason}`).join(",").slice(0, 1024),
         },
       });
-      throw new EnterpriseError(code, { details: { reason } });
+      throw new EnterpriseError(code, {
+        details: { reason, ...(rejections.length > 0 ? { rejected: rejections.map((r) => `${r.contract}:${r.reason}`).join(",").slice(0, 2048) } : {}) },
+      });
     };
     if (claims.runtimeId !== peer.runtimeId) return reject("RUNTIME_REJECTED", "runtime_id_does_not_match_certificate");
     if (claims.tenantId !== "" && claims.tenantId !== peer.tenantId) return reject("RUNTIME_REJECTED", "tenant_does_not_match_certificate");

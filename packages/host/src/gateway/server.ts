@@ -137,7 +137,9 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     grpcWeb: true,
     connect: true,
     readMaxBytes: options.maxRequestBytes,
-    jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false },
+    // fatal: invalid UTF-8 is refused instead of being silently replaced.
+    // Connect's serializer honours `textDecoder` although its option type does not list it.
+    jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false, ...({ textDecoder: new TextDecoder("utf-8", { fatal: true }) } as object) },
     interceptors: [
       extra.metrics.rpcInterceptor(),
       authenticationInterceptor({ authenticator: deps.authenticator, audit: extra.audit, clock: deps.clock, limiter, publicMethods }),

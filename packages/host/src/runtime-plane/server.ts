@@ -111,7 +111,12 @@ export async function startRuntimePlane(
       const error = toEnterpriseError(err, origin.correlationId);
       deps.metrics.runtimeRejections.inc({ reason: error.details["reason"] ?? error.code });
       deps.logger.warn({ code: error.code, reason: error.details["reason"], sourceIp: origin.sourceIp }, "runtime refused");
-      yield create(HostMessageSchema, { kind: { case: "rejected", value: { error: toEnterpriseErrorMessage(error), rejections: [] } } });
+      // Per-contract reasons travel in details as `name@version:reason,…`.
+      const rejections = (error.details["rejected"] ?? "")
+        .split(",")
+        .filter((entry) => entry.includes(":"))
+        .map((entry) => ({ contract: entry.slice(0, entry.lastIndexOf(":")), reason: entry.slice(entry.lastIndexOf(":") + 1) }));
+      yield create(HostMessageSchema, { kind: { case: "rejected", value: { error: toEnterpriseErrorMessage(error), rejections } } });
       return;
     }
 
@@ -129,7 +134,9 @@ export async function startRuntimePlane(
       deps.directory.remove(connection);
       live.delete(connection);
       deps.metrics.runtimesConnected.dec();
-      await reading;
+      // The read side ends when the runtime closes its half; waiting for it here would keep a
+      // revoked or shut-down stream open.
+      void reading;
       await deps.audit
         .record({
           eventType: "runtime.disconnected",

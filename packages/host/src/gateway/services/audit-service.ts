@@ -4,6 +4,7 @@ import { EnterpriseError, requirePermission } from "@aesp/core";
 import { callerOf } from "../context.ts";
 import { auditEventToWire, msFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
+import { assertOwnTenant } from "./tenant-guard.ts";
 
 /** EnterpriseAuditService: tenant-confined reads of the audit log. */
 export function auditService(deps: GatewayDeps) {
@@ -11,7 +12,7 @@ export function auditService(deps: GatewayDeps) {
     async queryEvents(req: QueryEventsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
       requirePermission(caller, "audit:read");
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = Math.min(req.limit === 0 ? 100 : req.limit, 1000);
       const afterSeq = req.cursor === "" ? undefined : Number.parseInt(req.cursor, 10);
       if (afterSeq !== undefined && !Number.isSafeInteger(afterSeq)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "cursor" } });

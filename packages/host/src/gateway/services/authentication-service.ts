@@ -5,12 +5,14 @@ import type { SecurityContext } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import { securityContextToWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
+import { assertOwnTenant } from "./tenant-guard.ts";
 
 /** EnterpriseAuthenticationService: API key exchange and token introspection. */
 export function authenticationService(deps: GatewayDeps) {
   /** Another principal's roles or permissions need `principals:read`; one's own never do. */
-  const subjectOf = async (caller: SecurityContext, principalId: string, tenantId: string): Promise<SecurityContext> => {
-    if (tenantId !== "" && tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+  const subjectOf = async (ctx: HandlerContext, principalId: string, tenantId: string): Promise<SecurityContext> => {
+    await assertOwnTenant(deps, ctx, tenantId);
+    const caller = callerOf(ctx);
     if (principalId === "" || principalId === caller.principalId) return caller;
     const principal = await deps.identity.getPrincipal(caller, principalId);
     const snapshot = await deps.tenants.activeSnapshot(caller.tenantId);
@@ -37,13 +39,13 @@ export function authenticationService(deps: GatewayDeps) {
       }
     },
     async getUserRoles(req: GetUserRolesRequest, ctx: HandlerContext) {
-      const subject = await subjectOf(callerOf(ctx), req.principalId, req.tenantId);
+      const subject = await subjectOf(ctx, req.principalId, req.tenantId);
       const snapshot = await deps.tenants.activeSnapshot(subject.tenantId);
       const inherited = [...snapshot.roles.effectiveRoles(subject.roles)].filter((r) => !subject.roles.includes(r));
       return { principalId: subject.principalId, roles: [...subject.roles], inheritedRoles: inherited };
     },
     async getUserPermissions(req: GetUserPermissionsRequest, ctx: HandlerContext) {
-      const subject = await subjectOf(callerOf(ctx), req.principalId, req.tenantId);
+      const subject = await subjectOf(ctx, req.principalId, req.tenantId);
       return { principalId: subject.principalId, permissions: [...subject.permissions].sort() };
     },
   };

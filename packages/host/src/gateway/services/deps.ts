@@ -1,4 +1,5 @@
 import type {
+  AuditRecorder,
   Authenticator,
   Clock,
   ContractRegistry,
@@ -29,6 +30,7 @@ export interface HostInfo {
 export interface GatewayDeps {
   readonly clock: Clock;
   readonly ids: IdSource;
+  readonly audit: AuditRecorder;
   readonly store: Store;
   readonly authenticator: Authenticator;
   readonly identity: IdentityService;

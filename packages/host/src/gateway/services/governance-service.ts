@@ -5,6 +5,7 @@ import type { ArtifactType } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import { approvalToWire, msFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
+import { assertOwnTenant } from "./tenant-guard.ts";
 
 /** AESP Appendix A names (`TOOL_CONTRACT_V1`) and the short ones are both accepted. */
 function artifactTypeFromWire(value: string): ArtifactType {
@@ -18,7 +19,7 @@ export function governanceService(deps: GatewayDeps) {
   return {
     async requestApproval(req: RequestApprovalRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       if (req.requesterId !== "" && req.requesterId !== caller.principalId) {
         throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "requester_id", reason: "must be the caller (or empty)" } });
       }
@@ -49,7 +50,7 @@ export function governanceService(deps: GatewayDeps) {
     },
     async listPendingApprovals(req: ListPendingApprovalsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = req.limit === 0 ? 100 : req.limit;
       const records = await deps.governance.list(caller, {
         status: "PENDING",
@@ -61,7 +62,7 @@ export function governanceService(deps: GatewayDeps) {
     },
     async getApprovalHistory(req: GetApprovalHistoryRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = req.limit === 0 ? 100 : req.limit;
       const records = (
         await deps.governance.list(caller, {

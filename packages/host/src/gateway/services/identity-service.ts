@@ -1,22 +1,17 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { CreateServiceAccountRequest, GetPrincipalDetailsRequest, ListPrincipalsRequest, ListServiceAccountsRequest, RevokeServiceAccountRequest } from "@aesp/proto/identity";
-import { EnterpriseError, buildSecurityContext } from "@aesp/core";
-import type { SecurityContext } from "@aesp/core";
+import { buildSecurityContext } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import { msFromWire, principalToWire, principalTypeFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
-
-/** A tenant_id in a request may only name the caller's own tenant; anything else is "not found". */
-function sameTenant(caller: SecurityContext, tenantId: string): void {
-  if (tenantId !== "" && tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
-}
+import { assertOwnTenant } from "./tenant-guard.ts";
 
 /** EnterpriseIdentityService: service accounts and principals of the caller's tenant. */
 export function identityService(deps: GatewayDeps) {
   return {
     async createServiceAccount(req: CreateServiceAccountRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      sameTenant(caller, req.tenantId);
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const { principal, apiKey } = await deps.identity.createServiceAccount(caller, originOf(ctx), {
         name: req.name,
         description: req.description,
@@ -34,20 +29,20 @@ export function identityService(deps: GatewayDeps) {
     },
     async listServiceAccounts(req: ListServiceAccountsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      sameTenant(caller, req.tenantId);
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = req.limit === 0 ? 100 : req.limit;
       const records = await deps.identity.listPrincipals(caller, { type: "SERVICE_ACCOUNT", includeInactive: req.includeInactive, limit, ...(req.cursor === "" ? {} : { cursor: req.cursor }) });
       return { serviceAccounts: records.map(principalToWire), nextCursor: records.length === limit ? (records.at(-1)?.principalId ?? "") : "" };
     },
     async revokeServiceAccount(req: RevokeServiceAccountRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      sameTenant(caller, req.tenantId);
+      await assertOwnTenant(deps, ctx, req.tenantId);
       await deps.identity.revokeServiceAccount(caller, originOf(ctx), req.serviceAccountId, req.reason);
       return { revoked: true, revokedKeys: 0 };
     },
     async listPrincipals(req: ListPrincipalsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      sameTenant(caller, req.tenantId);
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = req.limit === 0 ? 100 : req.limit;
       const type = principalTypeFromWire(req.principalType);
       const records = await deps.identity.listPrincipals(caller, {

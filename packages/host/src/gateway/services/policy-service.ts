@@ -4,13 +4,14 @@ import { EnterpriseError } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import { policyRuleFromWire, policyToWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
+import { assertOwnTenant } from "./tenant-guard.ts";
 
 /** EnterprisePolicyService: policy versions are submitted as DRAFTs and act only after approval. */
 export function policyService(deps: GatewayDeps) {
   return {
     async createPolicy(req: CreatePolicyRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       if (req.policy === undefined) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "policy" } });
       if (req.dryRun) throw new EnterpriseError("UNIMPLEMENTED", { message: "dry_run is not supported by this Host version; use ValidatePolicy." });
       const record = await deps.policies.submit(
@@ -23,14 +24,14 @@ export function policyService(deps: GatewayDeps) {
     },
     async getPolicy(req: GetPolicyRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const version = req.version === "" ? 0 : Number.parseInt(req.version, 10);
       if (!Number.isSafeInteger(version) || version < 0) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "version" } });
       return { policy: policyToWire(await deps.policies.get(caller, req.policyId, version)) };
     },
     async listPolicies(req: ListPoliciesRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      if (req.tenantId !== "" && req.tenantId !== caller.tenantId) throw new EnterpriseError("NOT_FOUND");
+      await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = req.limit === 0 ? 100 : req.limit;
       const records = (await deps.policies.list(caller, limit, req.cursor === "" ? undefined : req.cursor)).filter((p) => req.status === "" || p.status === req.status.toUpperCase());
       return { policies: records.map(policyToWire), nextCursor: "" };

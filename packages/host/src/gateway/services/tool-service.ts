@@ -58,6 +58,9 @@ export function toolService(deps: GatewayDeps) {
         signal: ctx.signal,
         onChunk: (payload) => queue.push(payload),
       }).finally(() => queue.close());
+      // Observed at once: a failure while the generator waits on a slow reader must not be an
+      // unhandled rejection. The await below still delivers it to the caller.
+      running.catch(() => undefined);
       // Chunks are released as they validate; the final result only after the outcome is durable.
       let sequence = 0n;
       for await (const payload of queue) {
