@@ -349,7 +349,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const reference = renderApiReference(files, comments, status);
     await mkdir(dirname(join(repoRoot, apiReferencePath)), { recursive: true });
     await writeFile(join(repoRoot, apiReferencePath), reference);
-    for (const [page, text] of Object.entries(await renderReferenceDocs())) await writeFile(join(repoRoot, page), text);
+    for (const [page, text] of Object.entries(renderReferenceDocs())) await writeFile(join(repoRoot, page), text);
     console.log(`generated ${generatedDir}, ${apiReferencePath} and the reference pages`);
     return 0;
   }
@@ -366,7 +366,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const committedReference = existsSync(join(repoRoot, apiReferencePath)) ? await readFile(join(repoRoot, apiReferencePath), "utf8") : null;
     if (committedReference === null) problems.push(`missing: ${apiReferencePath}`);
     else if (committedReference !== reference) problems.push(`stale:   ${apiReferencePath}`);
-    for (const [page, text] of Object.entries(await renderReferenceDocs())) {
+    for (const [page, text] of Object.entries(renderReferenceDocs())) {
       const committed = existsSync(join(repoRoot, page)) ? await readFile(join(repoRoot, page), "utf8") : null;
       if (committed !== text) problems.push(`${committed === null ? "missing" : "stale:  "} ${page}`);
     }

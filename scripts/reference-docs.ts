@@ -8,12 +8,12 @@ import { renderAuditEventReference } from "@aesp/core/audit";
 import { renderCliReference } from "../packages/cli/src/render-reference.ts";
 
 /** Path (relative to the repository) → rendered markdown. */
-export async function renderReferenceDocs(): Promise<Record<string, string>> {
+export function renderReferenceDocs(): Record<string, string> {
   return {
     "docs/reference/errors.md": renderErrorReference(),
     "docs/reference/audit-events.md": renderAuditEventReference(),
     "docs/reference/config.md": renderConfigReference(hostConfigSchema),
     "docs/reference/policy-variables.md": renderPolicyVariablesMarkdown(),
-    "docs/reference/cli.md": await renderCliReference(),
+    "docs/reference/cli.md": renderCliReference(),
   };
 }
