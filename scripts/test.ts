@@ -12,7 +12,7 @@ const tiers: Record<string, string[]> = {
   conformance: ["tests/conformance/**/*.test.ts"],
   stores: ["tests/stores/**/*.test.ts"],
   integration: ["tests/integration/**/*.test.ts"],
-  e2e: ["tests/e2e/**/*.test.ts"],
+  e2e: ["tests/e2e/**/*.test.ts", "examples/**/*.test.ts"],
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
