@@ -111,6 +111,7 @@ void describe("bad input on SQLite", () => {
         const response = await rawGatewayRequest(t, { path: "/aesp.v1.SessionService/CreateSession", headers: headers(), body });
         assert.equal(response.status, 400, `${body}: ${response.body.toString()}`);
         assert.equal((response.json as ConnectErrorBody).code, "invalid_argument", body);
+        assert.equal(enterpriseDetail(response)?.code, "INVALID_ARGUMENT", body);
         assertNoInternals(response);
         if (body === "{bad") noteDetail(tc, "malformed JSON", response);
       }
@@ -134,6 +135,7 @@ void describe("bad input on SQLite", () => {
         const response = await rawGatewayRequest(t, { path: "/aesp.v1.SessionService/CreateSession", headers: headers(), body });
         assert.equal(response.status, 400, `${body}: ${response.body.toString()}`);
         assert.equal((response.json as ConnectErrorBody).code, "invalid_argument");
+        assert.equal(enterpriseDetail(response)?.code, "INVALID_ARGUMENT");
         if (body.includes("tenant_id")) noteDetail(tc, "unknown JSON field", response);
       }
       await assertNothingRecorded();
@@ -212,7 +214,6 @@ void describe("bad input on SQLite", () => {
 
     test(
       "malformed protobuf is INVALID_ARGUMENT with an EnterpriseError detail, not INTERNAL",
-      { todo: "BUG: decode failures happen inside Connect before any interceptor or registerService wrapper runs, so gateway/errors.ts fromConnectError (which maps them to INVALID_ARGUMENT) never sees them: gRPC callers get INTERNAL (13) with no EnterpriseError detail, i.e. a client error reported as a server fault" },
       async () => {
         const response = await rawGatewayRequest(t, { path: "/aesp.v1.ToolService/InvokeTool", headers: { ...headers("application/grpc"), te: "trailers" }, body: grpcFrame(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])) });
         assert.equal(Number(response.trailers["grpc-status"]), Code.InvalidArgument);
@@ -227,6 +228,7 @@ void describe("bad input on SQLite", () => {
       const json = await invokeJson(invokeBody(JSON.stringify({ text })));
       assert.equal(json.status, 429, json.body.toString());
       assert.equal((json.json as ConnectErrorBody).code, "resource_exhausted");
+      assert.equal(enterpriseDetail(json)?.code, "PAYLOAD_TOO_LARGE");
       noteDetail(tc, "oversized Connect JSON body", json);
       const anonymous = await rawGatewayRequest(t, { path: "/aesp.v1.ToolService/InvokeTool", headers: { "content-type": "application/json" }, body: invokeBody(JSON.stringify({ text })) });
       assert.equal((anonymous.json as ConnectErrorBody).code, "resource_exhausted", "refused before anything else, even unauthenticated");

@@ -58,11 +58,16 @@ function fromConnectError(error: ConnectError, correlationId: string): Enterpris
     case Code.ResourceExhausted:
       return new EnterpriseError("PAYLOAD_TOO_LARGE", { correlationId, cause: error });
     case Code.InvalidArgument:
-    case Code.Internal:
-      // Decode failures surface as Internal or InvalidArgument depending on the protocol.
       return new EnterpriseError("INVALID_ARGUMENT", { message: "The request could not be decoded.", correlationId, cause: error });
+    case Code.Internal:
+      // Connect reports an undecodable protobuf request as Internal ("parse binary: …"): the
+      // caller's fault, so INVALID_ARGUMENT. Any other framework Internal stays internal.
+      return /^\[internal\] parse /.test(error.message) || error.rawMessage.startsWith("parse ")
+        ? new EnterpriseError("INVALID_ARGUMENT", { message: "The request could not be decoded.", correlationId, cause: error })
+        : new EnterpriseError("INTERNAL_ERROR", { correlationId, cause: error });
     case Code.Unimplemented:
-      return new EnterpriseError("UNIMPLEMENTED", { correlationId, cause: error });
+      // Connect answers an unsupported content type with Unimplemented.
+      return new EnterpriseError("UNIMPLEMENTED", { message: "This method, protocol or content type is not supported.", correlationId, cause: error });
     case Code.Unauthenticated:
       return new EnterpriseError("AUTHENTICATION_FAILED", { correlationId, cause: error });
     case Code.Canceled:

@@ -1,9 +1,8 @@
 import { createContextValues } from "@connectrpc/connect";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import rateLimit from "@fastify/rate-limit";
 import fastify from "fastify";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { ContractService } from "@aesp/proto/contract";
 import { HostService } from "@aesp/proto/host";
@@ -21,6 +20,7 @@ import { EnterpriseConfigurationService } from "@aesp/proto/configuration";
 import type { AuditRecorder } from "@aesp/core";
 import type { HostMetrics } from "../observability/metrics.ts";
 import { authenticationInterceptor } from "./authenticate.ts";
+import { registerConnectRoutes } from "./connect-plugin.ts";
 import { originKey } from "./context.ts";
 import { toEnterpriseErrorMessage } from "./errors.ts";
 import { FixedWindowLimiter } from "./rate-limiter.ts";
@@ -69,6 +69,12 @@ export interface Gateway {
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's correlation id when well-formed, else the request id the gateway assigned. */
+function correlationIdOf(req: FastifyRequest): string {
+  const header = req.headers["x-correlation-id"];
+  return typeof header === "string" && correlationIdPattern.test(header) ? header : req.id;
+}
 
 /**
  * The API gateway: one Fastify server on HTTPS (HTTP/2 and HTTP/1.1) serving every
@@ -131,30 +137,33 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     register(EnterpriseConfigurationService, {});
   };
 
-  await app.register(fastifyConnectPlugin, {
-    routes,
-    grpc: true,
-    grpcWeb: true,
-    connect: true,
-    readMaxBytes: options.maxRequestBytes,
-    // fatal: invalid UTF-8 is refused instead of being silently replaced.
-    // Connect's serializer honours `textDecoder` although its option type does not list it.
-    jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false, ...({ textDecoder: new TextDecoder("utf-8", { fatal: true }) } as object) },
-    interceptors: [
-      extra.metrics.rpcInterceptor(),
-      authenticationInterceptor({ authenticator: deps.authenticator, audit: extra.audit, clock: deps.clock, limiter, publicMethods }),
-    ],
-    contextValues: (req) => {
-      const header = req.headers["x-correlation-id"];
-      const correlationId = typeof header === "string" && correlationIdPattern.test(header) ? header : req.id;
-      const userAgent = req.headers["user-agent"];
-      return createContextValues().set(originKey, {
-        sourceIp: req.ip,
-        userAgent: typeof userAgent === "string" ? userAgent.slice(0, 256) : "",
-        correlationId,
-      });
-    },
-  });
+  const contextValues = (req: FastifyRequest) => {
+    const userAgent = req.headers["user-agent"];
+    return createContextValues().set(originKey, {
+      sourceIp: req.ip,
+      userAgent: typeof userAgent === "string" ? userAgent.slice(0, 256) : "",
+      correlationId: correlationIdOf(req),
+    });
+  };
+  await app.register(async (scope) =>
+    registerConnectRoutes(scope as unknown as FastifyInstance, {
+      routes,
+      grpc: true,
+      grpcWeb: true,
+      connect: true,
+      readMaxBytes: options.maxRequestBytes,
+      // fatal: invalid UTF-8 is refused instead of being silently replaced. (Connect's serializer
+      // honours `textDecoder` although its option type does not list it.)
+      jsonOptions: { useProtoFieldName: true, ignoreUnknownFields: false, ...({ textDecoder: new TextDecoder("utf-8", { fatal: true }) } as object) },
+      interceptors: [
+        extra.metrics.rpcInterceptor(),
+        authenticationInterceptor({ authenticator: deps.authenticator, audit: extra.audit, clock: deps.clock, limiter, publicMethods }),
+      ],
+      contextValues,
+      correlationIdOf,
+      onError: (err, rpc) => extra.logger.error({ err, rpc }, "RPC transport failure"),
+    }),
+  );
 
   app.get("/livez", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
