@@ -208,6 +208,21 @@ void describe("runtime failures on SQLite", () => {
     }
   });
 
+  test("a runtime that stops sending heartbeats is dropped: its stream ends and calls to it are UNAVAILABLE", async () => {
+    const silent = await connectRawRuntime({
+      url: t.host.runtimePlaneUrl,
+      credentials: await t.enroll(t.admin, "silent", ["orphan_tool"]),
+      contracts: ["orphan_tool@1.0.0"],
+      heartbeats: false,
+    });
+    assert.equal(silent.first.kind.case, "accepted");
+    // The harness's Host expects a heartbeat every second and drops a runtime after three missed.
+    const ended = await Promise.race([silent.ended.then(() => true), new Promise((r) => setTimeout(() => r(false), 6000))]);
+    assert.equal(ended, true, "the Host ended the stream of a runtime that went quiet");
+    const refusal = await assertRefused(invoke(await session(), "orphan_tool"), "UNAVAILABLE", Code.Unavailable);
+    assert.equal(refusal.error?.details["reason"], "no_runtime_connected");
+  });
+
   void describe("a runtime that crashes in the middle of a burst of streamed chunks", () => {
     const unhandled: unknown[] = [];
     const capture = (reason: unknown) => unhandled.push(reason);

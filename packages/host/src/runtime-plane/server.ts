@@ -206,6 +206,20 @@ export async function startRuntimePlane(
     }
   }
 
+  // Liveness both ways: the Host sends heartbeats, and drops a runtime that missed three of its own.
+  const heartbeatTimer = setInterval(() => {
+    const now = deps.clock.now();
+    for (const connection of live) {
+      if (now - connection.lastHeartbeat >= options.heartbeatIntervalMs * 3) {
+        deps.logger.warn({ runtimeId: connection.runtimeId }, "runtime missed its heartbeats; closing its stream");
+        connection.close("heartbeat_timeout");
+        continue;
+      }
+      connection.outbound.push(create(HostMessageSchema, { kind: { case: "heartbeat", value: { sentAtUnixMs: BigInt(now), inFlight: connection.inFlight } } }));
+    }
+  }, options.heartbeatIntervalMs);
+  heartbeatTimer.unref();
+
   const handler = connectNodeAdapter({
     routes: (router) => router.service(RuntimeService, { connect }),
     grpc: true,
@@ -236,6 +250,7 @@ export async function startRuntimePlane(
     },
     connections: () => [...live],
     async close(graceMs) {
+      clearInterval(heartbeatTimer);
       for (const connection of live) {
         connection.startDrain();
         deps.directory.remove(connection);

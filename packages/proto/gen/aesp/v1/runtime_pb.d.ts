@@ -169,7 +169,8 @@ export declare type HostMessage = Message<"aesp.v1.HostMessage"> & {
     case: "drain";
   } | {
     /**
-     * A protocol violation by the runtime; the Host closes the stream after sending it.
+     * A protocol violation by the runtime (e.g. a result for a call it was never given). The
+     * offending message is dropped and the stream stays open; after 16 violations the Host closes it.
      *
      * @generated from field: aesp.v1.EnterpriseError error = 7;
      */
@@ -217,7 +218,8 @@ export declare type HostMessageJson = {
   drain?: DrainRequestJson;
 
   /**
-   * A protocol violation by the runtime; the Host closes the stream after sending it.
+   * A protocol violation by the runtime (e.g. a result for a call it was never given). The
+   * offending message is dropped and the stream stays open; after 16 violations the Host closes it.
    *
    * @generated from field: aesp.v1.EnterpriseError error = 7;
    */
