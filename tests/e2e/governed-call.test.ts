@@ -8,7 +8,10 @@ import assert from "node:assert/strict";
 import { EnterpriseAuditService } from "@aesp/proto/audit";
 import { SessionService, ToolService } from "@aesp/proto/client";
 import { ResultStatus } from "@aesp/proto/adm";
+import { generateKeyPairSync } from "node:crypto";
 import { verifyAuditStore } from "@aesp/host";
+import { RuntimeAdminService } from "@aesp/proto/runtime_admin";
+import { rpcStatus } from "../../packages/host/src/gateway/rpc-status.ts";
 import { countToContract, startTestHost, textStatsContract } from "../support/harness.ts";
 import type { Actor, StorageKind, TestHost } from "../support/harness.ts";
 import { connectRawRuntime, jsonOf } from "../support/raw-runtime.ts";
@@ -75,6 +78,31 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
       }
       assert.deepEqual(chunks, [{ i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }, { i: 5 }]);
       assert.equal(final, ResultStatus.SUCCESS);
+    });
+
+    test("the RPC status table the API reference is generated from matches what the gateway serves", () => {
+      assert.deepEqual(Object.keys(rpcStatus).filter((k) => rpcStatus[k] === "implemented").sort(), [...t.host.implementedRpcs].sort());
+    });
+
+    test("an operator renews a runtime certificate for a new key, and the new certificate is admitted", async () => {
+      const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const renewed = await t.admin.client(RuntimeAdminService).renewCertificate({ runtimeId: "text-tools", publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString() });
+      assert.match(renewed.spiffeId, /\/tenant\/platform\/runtime\/text-tools$/);
+      const second = await connectRawRuntime({
+        url: t.host.runtimePlaneUrl,
+        credentials: {
+          runtimeId: "text-tools",
+          tenantId: t.admin.tenantId,
+          certificatePem: renewed.certificatePem,
+          privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+          caCertificatePem: renewed.caCertificatesPem[0] ?? "",
+          serial: renewed.serialNumber,
+          spiffeId: renewed.spiffeId,
+        },
+        contracts: ["text_stats@1.0.0"],
+      });
+      assert.equal(second.first.kind.case, "accepted");
+      second.close();
     });
 
     test("every step is in the audit log, confined to the tenant, and the log verifies offline", async () => {

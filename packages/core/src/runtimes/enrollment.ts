@@ -184,6 +184,47 @@ export class RuntimeEnrollment {
   }
 
   /**
+   * Issues a fresh certificate for a registered runtime's new public key (rotation before
+   * expiry). Earlier certificates stay valid until they expire or are revoked.
+   * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, INVALID_ARGUMENT (bad key)
+   */
+  async renew(ctx: SecurityContext, origin: RequestOrigin, input: { runtimeId: string; publicKeyPem: string }): Promise<CertificateRecord & { caCertificatePem: string }> {
+    requirePermission(ctx, "runtimes:enroll");
+    const stores = this.#store.forTenant(ctx.tenantId);
+    const registration = await stores.runtimes.get(input.runtimeId);
+    if (registration === null) throw new EnterpriseError("NOT_FOUND", { details: { runtime_id: input.runtimeId.slice(0, 128) } });
+    const issued = await this.#issuer.issueRuntimeCertificate({
+      tenantId: ctx.tenantId,
+      runtimeId: registration.runtimeId,
+      publicKeyPem: input.publicKeyPem,
+      validitySeconds: this.#options.certificateValiditySeconds,
+    });
+    const certificate: CertificateRecord = {
+      tenantId: ctx.tenantId,
+      serial: issued.serial,
+      runtimeId: registration.runtimeId,
+      spiffeId: issued.spiffeId,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      certificatePem: issued.certificatePem,
+      revokedAt: null,
+      revocationReason: null,
+    };
+    await stores.certificates.create(certificate);
+    await this.#audit.record({
+      eventType: "runtime.enrolled",
+      tenantId: ctx.tenantId,
+      principalId: ctx.principalId,
+      resource: `runtime:${registration.runtimeId}`,
+      action: "renew",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { serial: issued.serial, spiffe_id: issued.spiffeId, not_after: String(issued.notAfter) },
+    });
+    return { ...certificate, caCertificatePem: this.#issuer.caCertificatePem };
+  }
+
+  /**
    * Revokes a certificate of the caller's tenant.
    * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND
    */

@@ -17,6 +17,7 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.ContractService/RetireContract": "implemented",
   "aesp.v1.RuntimeAdminService/CreateJoinToken": "implemented",
   "aesp.v1.RuntimeAdminService/EnrollRuntime": "implemented",
+  "aesp.v1.RuntimeAdminService/RenewCertificate": "implemented",
   "aesp.v1.RuntimeAdminService/ListRuntimes": "implemented",
   "aesp.v1.RuntimeAdminService/RevokeCertificate": "implemented",
   "aesp.v1.SessionService/CreateSession": "implemented",
