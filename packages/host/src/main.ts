@@ -99,7 +99,15 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     const auditKey = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, ids);
 
     const auditLog = new AuditLog(
-      { store: store.platform.auditLog, hasher: nodeHasher, signer: createEd25519Signer(auditKey.record.keyId, auditKey.privateKey), clock, ids },
+      {
+        store: store.platform.auditLog,
+        hasher: nodeHasher,
+        signer: createEd25519Signer(auditKey.record.keyId, auditKey.privateKey),
+        clock,
+        ids,
+        // SQLite commits synchronously: gather a whole event-loop turn of events per commit.
+        ...(store.kind === "sqlite" ? { gatherBatch: () => new Promise<void>((resolve) => setImmediate(resolve)) } : {}),
+      },
       { origin: v["audit.origin"], checkpointEvery: v["audit.checkpoint_every"], maxBatch: v["audit.max_batch"], maxQueued: v["audit.max_queued"] },
     );
     await auditLog.open();

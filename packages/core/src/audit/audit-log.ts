@@ -38,6 +38,13 @@ export interface AuditLogDeps {
   signer: Signer;
   clock: Clock;
   ids: IdSource;
+  /**
+   * Waits while a batch gathers, before it is committed. Default: one microtask, which joins the
+   * record() calls of the current synchronous run. A host whose store commits synchronously
+   * (SQLite) passes a macrotask (setImmediate) so that the events of every request handled in
+   * one event-loop turn share one commit; otherwise each event would pay its own fsync.
+   */
+  gatherBatch?: () => Promise<void>;
 }
 
 /** Tuning of the audit log. */
@@ -305,13 +312,15 @@ export class AuditLog {
   }
 
   async #flushQueue(): Promise<void> {
-    // One microtask of grace: every record() of the current synchronous run joins the first batch.
-    await Promise.resolve();
+    await (this.#deps.gatherBatch?.() ?? Promise.resolve());
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
         try {
           await this.#commit(batch);
+          // Events that arrived during the commit wait one more gathering turn, so the next batch
+          // also collects the requests still being handled.
+          if (this.#queue.length > 0 && this.#queue.length < this.#maxBatch) await (this.#deps.gatherBatch?.() ?? Promise.resolve());
         } catch (err) {
           // #commit settles its waiters itself; this only guards against a defect leaving callers hanging.
           for (const waiter of batch) waiter.reject(unavailable("the audit batch failed", err));
