@@ -152,24 +152,7 @@ export class RuntimeEnrollment {
     if (token.expiresAt <= now) return fail("token_expired", tenantId);
     if (token.runtimeId !== input.runtimeId) return fail("runtime_id_mismatch", tenantId);
     if (!(await stores.joinTokens.consume(tokenId, now))) return fail("token_already_used", tenantId);
-    const issued = await this.#issuer.issueRuntimeCertificate({
-      tenantId,
-      runtimeId: token.runtimeId,
-      publicKeyPem: input.publicKeyPem,
-      validitySeconds: this.#options.certificateValiditySeconds,
-    });
-    const certificate: CertificateRecord = {
-      tenantId,
-      serial: issued.serial,
-      runtimeId: token.runtimeId,
-      spiffeId: issued.spiffeId,
-      notBefore: issued.notBefore,
-      notAfter: issued.notAfter,
-      certificatePem: issued.certificatePem,
-      revokedAt: null,
-      revocationReason: null,
-    };
-    await stores.certificates.create(certificate);
+    const certificate = await this.#issueAndStore(tenantId, token.runtimeId, input.publicKeyPem);
     await this.#audit.record({
       eventType: "runtime.enrolled",
       tenantId,
@@ -178,7 +161,7 @@ export class RuntimeEnrollment {
       action: "enroll",
       outcome: "SUCCESS",
       origin,
-      metadata: { serial: issued.serial, spiffe_id: issued.spiffeId, not_after: String(issued.notAfter), token_id: tokenId },
+      metadata: { serial: certificate.serial, spiffe_id: certificate.spiffeId, not_after: String(certificate.notAfter), token_id: tokenId },
     });
     return { ...certificate, caCertificatePem: this.#issuer.caCertificatePem };
   }
@@ -193,24 +176,7 @@ export class RuntimeEnrollment {
     const stores = this.#store.forTenant(ctx.tenantId);
     const registration = await stores.runtimes.get(input.runtimeId);
     if (registration === null) throw new EnterpriseError("NOT_FOUND", { details: { runtime_id: input.runtimeId.slice(0, 128) } });
-    const issued = await this.#issuer.issueRuntimeCertificate({
-      tenantId: ctx.tenantId,
-      runtimeId: registration.runtimeId,
-      publicKeyPem: input.publicKeyPem,
-      validitySeconds: this.#options.certificateValiditySeconds,
-    });
-    const certificate: CertificateRecord = {
-      tenantId: ctx.tenantId,
-      serial: issued.serial,
-      runtimeId: registration.runtimeId,
-      spiffeId: issued.spiffeId,
-      notBefore: issued.notBefore,
-      notAfter: issued.notAfter,
-      certificatePem: issued.certificatePem,
-      revokedAt: null,
-      revocationReason: null,
-    };
-    await stores.certificates.create(certificate);
+    const certificate = await this.#issueAndStore(ctx.tenantId, registration.runtimeId, input.publicKeyPem);
     await this.#audit.record({
       eventType: "runtime.enrolled",
       tenantId: ctx.tenantId,
@@ -219,7 +185,7 @@ export class RuntimeEnrollment {
       action: "renew",
       outcome: "SUCCESS",
       origin,
-      metadata: { serial: issued.serial, spiffe_id: issued.spiffeId, not_after: String(issued.notAfter) },
+      metadata: { serial: certificate.serial, spiffe_id: certificate.spiffeId, not_after: String(certificate.notAfter) },
     });
     return { ...certificate, caCertificatePem: this.#issuer.caCertificatePem };
   }
@@ -252,6 +218,24 @@ export class RuntimeEnrollment {
   async listRegistrations(ctx: SecurityContext): Promise<RuntimeRegistrationRecord[]> {
     requirePermission(ctx, "runtimes:read");
     return this.#store.forTenant(ctx.tenantId).runtimes.list();
+  }
+
+  /** Certifies a runtime's public key and records the certificate in its tenant. */
+  async #issueAndStore(tenantId: string, runtimeId: string, publicKeyPem: string): Promise<CertificateRecord> {
+    const issued = await this.#issuer.issueRuntimeCertificate({ tenantId, runtimeId, publicKeyPem, validitySeconds: this.#options.certificateValiditySeconds });
+    const certificate: CertificateRecord = {
+      tenantId,
+      serial: issued.serial,
+      runtimeId,
+      spiffeId: issued.spiffeId,
+      notBefore: issued.notBefore,
+      notAfter: issued.notAfter,
+      certificatePem: issued.certificatePem,
+      revokedAt: null,
+      revocationReason: null,
+    };
+    await this.#store.forTenant(tenantId).certificates.create(certificate);
+    return certificate;
   }
 
   #digest(token: string): string {

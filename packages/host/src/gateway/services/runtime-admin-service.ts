@@ -1,8 +1,20 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { CreateJoinTokenRequest, EnrollRuntimeRequest, ListRuntimesRequest, RenewCertificateRequest, RevokeCertificateRequest } from "@aesp/proto/runtime_admin";
 import { EnterpriseError } from "@aesp/core";
+import type { CertificateRecord } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import type { GatewayDeps } from "./deps.ts";
+
+/** The wire form of an issued runtime certificate (EnrollRuntime and RenewCertificate). */
+function certificateResponse(cert: CertificateRecord & { caCertificatePem: string }) {
+  return {
+    certificatePem: cert.certificatePem,
+    caCertificatesPem: [cert.caCertificatePem],
+    spiffeId: cert.spiffeId,
+    serialNumber: cert.serial,
+    notAfterUnixMs: BigInt(cert.notAfter),
+  };
+}
 
 /** RuntimeAdminService: join tokens, enrolment, listing and revocation. */
 export function runtimeAdminService(deps: GatewayDeps) {
@@ -18,24 +30,12 @@ export function runtimeAdminService(deps: GatewayDeps) {
     async enrollRuntime(req: EnrollRuntimeRequest, ctx: HandlerContext) {
       if (req.publicKeyPem.length > 16_384) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "public_key_pem" } });
       const cert = await deps.enrollment.enroll(originOf(ctx), { joinToken: req.joinToken, runtimeId: req.runtimeId, publicKeyPem: req.publicKeyPem });
-      return {
-        certificatePem: cert.certificatePem,
-        caCertificatesPem: [cert.caCertificatePem],
-        spiffeId: cert.spiffeId,
-        serialNumber: cert.serial,
-        notAfterUnixMs: BigInt(cert.notAfter),
-      };
+      return certificateResponse(cert);
     },
     async renewCertificate(req: RenewCertificateRequest, ctx: HandlerContext) {
       if (req.publicKeyPem.length > 16_384) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "public_key_pem" } });
       const cert = await deps.enrollment.renew(callerOf(ctx), originOf(ctx), { runtimeId: req.runtimeId, publicKeyPem: req.publicKeyPem });
-      return {
-        certificatePem: cert.certificatePem,
-        caCertificatesPem: [cert.caCertificatePem],
-        spiffeId: cert.spiffeId,
-        serialNumber: cert.serial,
-        notAfterUnixMs: BigInt(cert.notAfter),
-      };
+      return certificateResponse(cert);
     },
     async listRuntimes(req: ListRuntimesRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
