@@ -10,8 +10,9 @@
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import type { ConnectRouter, ConnectRouterOptions, ContextValues } from "@connectrpc/connect";
 import type { UniversalServerResponse } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { codeToHttpStatus, contentTypeRegExp as connectContentTypeRegExp, contentTypeStreamJson, contentTypeUnaryJson, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { contentTypeJson as grpcJson, contentTypeProto as grpcProto, contentTypeRegExp as grpcContentTypeRegExp, findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { contentTypeJson as grpcWebJson, contentTypeProto as grpcWebProto, contentTypeRegExp as grpcWebContentTypeRegExp } from "@connectrpc/connect/protocol-grpc-web";
 import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { EnterpriseErrorSchema } from "@aesp/proto/enterprise";
@@ -33,8 +34,13 @@ export interface ConnectRoutesOptions extends Partial<ConnectRouterOptions> {
 export function registerConnectRoutes(app: FastifyInstance, options: ConnectRoutesOptions): void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", (_req, _payload, done) => done(null, undefined));
+  // Connect reads bodies itself: its content types pass through Fastify unparsed (as in
+  // @connectrpc/connect-fastify); anything else reaches Connect too, which refuses it properly.
+  const noop = (_req: unknown, _payload: unknown, done: (err: Error | null, body?: unknown) => void) => done(null, undefined);
+  app.addContentTypeParser([contentTypeUnaryJson, contentTypeStreamJson, grpcWebProto, grpcWebJson, grpcProto, grpcJson], noop);
+  app.addContentTypeParser(grpcContentTypeRegExp, noop);
+  app.addContentTypeParser(grpcWebContentTypeRegExp, noop);
+  app.addContentTypeParser(connectContentTypeRegExp, noop);
   for (const handler of router.handlers) {
     const rpc = `${handler.service.typeName}/${handler.method.name}`;
     app.all(handler.requestPath, async (req, reply) => {
