@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { globSync } from "node:fs";
 
 const tiers: Record<string, string[]> = {
-  unit: ["packages/*/src/**/*.test.ts"],
+  unit: ["packages/*/src/**/*.test.ts", "bench/lib/**/*.test.ts"],
   conformance: ["tests/conformance/**/*.test.ts"],
   stores: ["tests/stores/**/*.test.ts"],
   integration: ["tests/integration/**/*.test.ts"],
