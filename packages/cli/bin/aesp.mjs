@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process */
 // Plain JavaScript on purpose: this file must run on any Node.js, so that an old one gets a clear
 // message instead of "Unknown file extension .ts". The CLI itself is TypeScript run natively.
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
