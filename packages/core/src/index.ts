@@ -7,7 +7,7 @@ export type { EnterpriseErrorOptions, ErrorCode, ErrorStatus } from "./errors.ts
 export type * from "./records.ts";
 export type * from "./ports.ts";
 export type { AuditInput, AuditRecorder } from "./audit-recorder.ts";
-export { toHex, utf8 } from "./hex.ts";
+export { toHex, utf8 } from "./audit/encoding.ts";
 
 export type { AccessClaims, AccessTokens } from "./identity/access-tokens.ts";
 export { formatApiKey, parseApiKey } from "./identity/api-keys.ts";

@@ -2,7 +2,7 @@ import { EnterpriseError, isErrorCode } from "../errors.ts";
 import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, SecretHasher, Store } from "../ports.ts";
 import type { ApiKeyRecord, Classification, PrincipalRecord, PrincipalType } from "../records.ts";
-import { toHex, utf8 } from "../hex.ts";
+import { toHex, utf8 } from "../audit/encoding.ts";
 import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
 import { provisionTenant } from "../tenancy/tenant-admin.ts";
 import type { AccessTokens } from "./access-tokens.ts";
@@ -285,16 +285,16 @@ export class IdentityService {
    * Revokes a service account: its keys stop working and its tokens fail on the next call.
    * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, CONFLICT
    */
-  async revokeServiceAccount(ctx: SecurityContext, origin: RequestOrigin, principalId: string, reason: string): Promise<void> {
+  async revokeServiceAccount(ctx: SecurityContext, origin: RequestOrigin, principalId: string, reason: string): Promise<{ revokedKeys: number }> {
     requirePermission(ctx, "principals:revoke");
     const stores = this.#store.forTenant(ctx.tenantId);
     const principal = await stores.principals.get(principalId);
     if (principal === null || principal.type !== "SERVICE_ACCOUNT") throw new EnterpriseError("NOT_FOUND", { details: { principal_id: principalId } });
     const now = this.#clock.now();
-    await this.#store.transaction(async (tx) => {
+    const revokedKeys = await this.#store.transaction(async (tx) => {
       const txStores = tx.forTenant(ctx.tenantId);
       await txStores.principals.update({ ...principal, status: "REVOKED", revision: principal.revision + 1 }, principal.revision);
-      await txStores.apiKeys.revokeForPrincipal(principalId, now);
+      return txStores.apiKeys.revokeForPrincipal(principalId, now);
     });
     this.#tenants.forgetPrincipal(ctx.tenantId, principalId);
     await this.#audit.record({
@@ -307,6 +307,7 @@ export class IdentityService {
       origin,
       metadata: { reason: reason.slice(0, 256) },
     });
+    return { revokedKeys };
   }
 
   #digest(token: string): string {

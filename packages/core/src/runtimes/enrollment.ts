@@ -2,7 +2,7 @@ import { EnterpriseError } from "../errors.ts";
 import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, Store } from "../ports.ts";
 import type { CertificateRecord, JoinTokenRecord, RuntimeRegistrationRecord } from "../records.ts";
-import { toHex, utf8 } from "../hex.ts";
+import { toHex, utf8 } from "../audit/encoding.ts";
 import type { RequestOrigin, SecurityContext } from "../identity/security-context.ts";
 import { requirePermission } from "../identity/require-permission.ts";
 

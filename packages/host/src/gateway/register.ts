@@ -33,7 +33,7 @@ export function registerService(
           if (impl === undefined) throw unimplemented(service, method.name);
           yield* impl(request, context) as AsyncIterable<unknown>;
         } catch (err) {
-          if (!(err instanceof EnterpriseError) || err.status === "internal" || err.status === "unavailable") onInternalError(err, `${service.typeName}/${method.name}`);
+          if (isServerFault(err)) onInternalError(err, `${service.typeName}/${method.name}`);
           throw toConnectError(err, correlationId);
         }
       };
@@ -44,7 +44,7 @@ export function registerService(
           if (impl === undefined) throw unimplemented(service, method.name);
           return await impl(request, context);
         } catch (err) {
-          if (!(err instanceof EnterpriseError) || err.status === "internal" || err.status === "unavailable") onInternalError(err, `${service.typeName}/${method.name}`);
+          if (isServerFault(err)) onInternalError(err, `${service.typeName}/${method.name}`);
           throw toConnectError(err, correlationId);
         }
       };
@@ -52,6 +52,11 @@ export function registerService(
   }
   router.service(service, handlers as never);
   return implemented;
+}
+
+/** Failures worth an operator's attention: anything unexpected, internal or unavailable. */
+function isServerFault(err: unknown): boolean {
+  return !(err instanceof EnterpriseError) || err.status === "internal" || err.status === "unavailable";
 }
 
 function unimplemented(service: DescService, method: string): EnterpriseError {

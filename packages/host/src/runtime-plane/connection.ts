@@ -1,5 +1,5 @@
-import { create, fromJson, toJson } from "@bufbuild/protobuf";
-import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { ResultStatus } from "@aesp/proto/adm";
 import { HostMessageSchema } from "@aesp/proto/runtime";
@@ -236,7 +236,3 @@ function unavailable(runtimeId: string, reason: string): EnterpriseError {
   return new EnterpriseError("UNAVAILABLE", { details: { runtime_id: runtimeId, reason } });
 }
 
-/** A JSON value as a protobuf Value (for tests and the direct-call benchmark). */
-export function toValue(json: JsonValue) {
-  return fromJson(ValueSchema, json);
-}

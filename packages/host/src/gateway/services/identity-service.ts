@@ -37,8 +37,8 @@ export function identityService(deps: GatewayDeps) {
     async revokeServiceAccount(req: RevokeServiceAccountRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
       await assertOwnTenant(deps, ctx, req.tenantId);
-      await deps.identity.revokeServiceAccount(caller, originOf(ctx), req.serviceAccountId, req.reason);
-      return { revoked: true, revokedKeys: 0 };
+      const { revokedKeys } = await deps.identity.revokeServiceAccount(caller, originOf(ctx), req.serviceAccountId, req.reason);
+      return { revoked: true, revokedKeys };
     },
     async listPrincipals(req: ListPrincipalsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
