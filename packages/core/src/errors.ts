@@ -64,6 +64,19 @@ export const errorCatalogue = {
     retryAfterMs: 0,
     remediation: ["Refresh or re-exchange the access token and retry."],
   },
+  ACCOUNT_LOCKED: {
+    status: "resource_exhausted",
+    message: "Too many failed sign-ins; the account or source address is temporarily locked.",
+    retryAfterMs: 60_000,
+    remediation: ["Wait until retry_after_ms has passed, then sign in with the correct credentials; an administrator can see the failures in the audit log."],
+    security: true,
+  },
+  IDENTITY_PROVIDER_UNAVAILABLE: {
+    status: "unavailable",
+    message: "The identity provider could not be reached or answered unexpectedly.",
+    retryAfterMs: 2000,
+    remediation: ["Retry later; an administrator should check the provider named in details (address, TLS trust, service account)."],
+  },
   AUTHORIZATION_DENIED: {
     status: "permission_denied",
     message: "The principal is not authorized for this action.",

@@ -48,3 +48,16 @@ export { CompiledContract, contractId, validateAdmSchema, validateContractDefini
 export { RoleGraph, builtInRoles, permissionMatches } from "./rbac/index.ts";
 export { PolicySet, compilePolicy, renderPolicyVariablesMarkdown } from "./policy/index.ts";
 export type { Decision } from "./policy/index.ts";
+export { claimList, claimString, mapExternalIdentity, providerUnavailable } from "./identity/external-identity.ts";
+export type {
+  ClaimMapping,
+  ClaimValue,
+  DirectoryLookup,
+  ExternalIdentity,
+  MappedIdentity,
+  OidcTokenVerifier,
+  PasswordDirectory,
+  ReplayGuard,
+  SamlAssertion,
+  SamlServiceProvider,
+} from "./identity/external-identity.ts";
