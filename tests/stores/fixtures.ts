@@ -10,11 +10,16 @@ import type {
   AuditHead,
   AuditRecord,
   CertificateRecord,
+  ClientCredentialRecord,
   ContractRecord,
+  GroupRecord,
+  IdentityProviderRecord,
   JoinTokenRecord,
   KeyMaterialRecord,
   PolicyRecord,
   PrincipalRecord,
+  RefreshTokenRecord,
+  RevokedTokenRecord,
   RoleRecord,
   RuntimeRegistrationRecord,
   SessionRecord,
@@ -32,7 +37,7 @@ export function tenantRecord(overrides: Partial<TenantRecord> = {}): TenantRecor
   return { tenantId: unique("ten"), displayName: "Acme Corp", status: "ACTIVE", createdAt: 1_700_000_000_000, ...overrides };
 }
 
-/** An ACTIVE user of `tenantId` with roles, permissions and attributes set, never expiring. */
+/** An ACTIVE user of `tenantId` created in the Host, with roles, permissions and attributes set, never expiring. */
 export function principalRecord(tenantId: string, overrides: Partial<PrincipalRecord> = {}): PrincipalRecord {
   return {
     tenantId,
@@ -48,6 +53,13 @@ export function principalRecord(tenantId: string, overrides: Partial<PrincipalRe
     createdAt: 1_700_000_000_123,
     createdBy: "usr_admin",
     expiresAt: null,
+    userName: "",
+    providerId: "",
+    externalSubject: "",
+    groups: [],
+    syncedRoles: [],
+    syncedAt: 0,
+    tokensValidAfter: 0,
     revision: 1,
     ...overrides,
   };
@@ -224,6 +236,104 @@ export function certificateRecord(tenantId: string, overrides: Partial<Certifica
     certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
     revokedAt: null,
     revocationReason: null,
+    ...overrides,
+  };
+}
+
+/** An unused, unrevoked refresh token of `principalId` in a family of its own. */
+export function refreshTokenRecord(tenantId: string, principalId: string, overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  return {
+    tenantId,
+    tokenId: unique("rt"),
+    familyId: unique("fam"),
+    principalId,
+    secretHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    amr: ["pwd", "mfa"],
+    acr: "urn:aesp:acr:mfa",
+    createdAt: 1_700_000_000_000,
+    expiresAt: 1_700_086_400_000,
+    usedAt: null,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+/** A revoked access token of `principalId`. */
+export function revokedTokenRecord(tenantId: string, principalId: string, overrides: Partial<RevokedTokenRecord> = {}): RevokedTokenRecord {
+  return {
+    tenantId,
+    tokenId: unique("jti"),
+    principalId,
+    expiresAt: 1_700_000_900_000,
+    revokedAt: 1_700_000_100_000,
+    reason: "logout",
+    ...overrides,
+  };
+}
+
+/** An unrevoked public-key credential of `principalId` with a unique thumbprint. */
+export function clientCredentialRecord(tenantId: string, principalId: string, overrides: Partial<ClientCredentialRecord> = {}): ClientCredentialRecord {
+  return {
+    tenantId,
+    credentialId: unique("cred"),
+    principalId,
+    kind: "public_key",
+    material: '{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}',
+    thumbprint: randomUUID().replaceAll("-", ""),
+    createdAt: 1_700_000_000_000,
+    expiresAt: null,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+/** An enabled OIDC provider of `tenantId` with nested settings and a full claim mapping. */
+export function identityProviderRecord(tenantId: string, overrides: Partial<IdentityProviderRecord> = {}): IdentityProviderRecord {
+  return {
+    tenantId,
+    providerId: unique("idp").replaceAll("_", "-"),
+    kind: "oidc",
+    displayName: "Corporate SSO — «ünïcødé»",
+    enabled: true,
+    settings: {
+      issuer: "https://127.0.0.1:8443/realms/acme",
+      clientId: "aesp",
+      clientSecret: "v1.sealed.c2VjcmV0",
+      scopes: ["openid", "profile", "email"],
+      pkce: true,
+      clockSkewSeconds: 30,
+    },
+    mapping: {
+      groupsClaim: "groups",
+      groupRoles: { "cn=admins": ["admin"], engineers: ["developer", "viewer"] },
+      rolesClaim: "roles",
+      allowedRoles: ["admin", "developer", "viewer"],
+      defaultRoles: ["viewer"],
+      clearanceClaim: "clearance",
+      defaultClearance: "internal",
+      maxClearance: "confidential",
+      attributes: { department: "dept" },
+    },
+    jitProvisioning: true,
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    updatedBy: "usr_admin",
+    revision: 1,
+    ...overrides,
+  };
+}
+
+/** A group of `tenantId` with the given members. */
+export function groupRecord(tenantId: string, members: string[] = [], overrides: Partial<GroupRecord> = {}): GroupRecord {
+  return {
+    tenantId,
+    groupId: unique("grp"),
+    displayName: unique("Engineering"),
+    externalId: "ext-42",
+    members,
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    revision: 1,
     ...overrides,
   };
 }

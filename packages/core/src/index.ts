@@ -9,11 +9,19 @@ export type * from "./ports.ts";
 export type { AuditInput, AuditRecorder } from "./audit-recorder.ts";
 export { toHex, utf8 } from "./audit/encoding.ts";
 
-export type { AccessClaims, AccessTokens } from "./identity/access-tokens.ts";
+export type { AccessClaims, AccessTokenInput, AccessTokens } from "./identity/access-tokens.ts";
 export { formatApiKey, parseApiKey } from "./identity/api-keys.ts";
-export { Authenticator, assertPrincipalUsable, buildSecurityContext } from "./identity/authenticate.ts";
+export { Authenticator, assertPrincipalUsable, buildSecurityContext, effectiveRoleBindings } from "./identity/authenticate.ts";
+export type { ExternalBearerAuthenticator } from "./identity/authenticate.ts";
 export { IdentityService } from "./identity/identity-service.ts";
-export type { IdentityOptions, IssuedToken } from "./identity/identity-service.ts";
+export type { ClientAssertionVerifier, CredentialInspector, IdentityOptions } from "./identity/identity-service.ts";
+export { TokenService } from "./identity/token-service.ts";
+export type { IssuedTokens, SignInEvidence, TokenOptions } from "./identity/token-service.ts";
+export { SignInThrottle } from "./identity/sign-in-throttle.ts";
+export type { ThrottleOptions, ThrottleSubject } from "./identity/sign-in-throttle.ts";
+export { ExternalSignIn } from "./identity/external-sign-in.ts";
+export { IdentityProviders, maskedSecret, parseClaimMapping } from "./identity/identity-providers.ts";
+export type { IdentityProviderInput, ProviderSettingsCodec } from "./identity/identity-providers.ts";
 export { hasPermission, requirePermission } from "./identity/require-permission.ts";
 export type { RequestOrigin, SecurityContext } from "./identity/security-context.ts";
 

@@ -17,16 +17,23 @@ import type {
   AuditRecord,
   BootstrapRecord,
   CertificateRecord,
+  ClientCredentialRecord,
   ContractRecord,
+  GroupRecord,
+  IdentityProviderRecord,
   JoinTokenRecord,
   KeyMaterialRecord,
   KeyPurpose,
   PolicyRecord,
   PrincipalRecord,
+  PrincipalStatus,
   PrincipalType,
+  RefreshTokenRecord,
+  RevokedTokenRecord,
   RoleRecord,
   RuntimeRegistrationRecord,
   SessionRecord,
+  SignInThrottleRecord,
   TenantRecord,
 } from "./records.ts";
 
@@ -77,12 +84,83 @@ export interface Revisioned {
   revision: number;
 }
 
+/** Filters of {@link PrincipalStore.list}; all given ones must hold. */
+export interface PrincipalFilter {
+  type?: PrincipalType;
+  /** Only ACTIVE principals unless set (ignored when `status` is given). */
+  includeInactive?: boolean;
+  status?: PrincipalStatus;
+  /** Exact provider id; "" selects principals created in the Host. */
+  providerId?: string;
+  /** Exact login name (case-insensitive). */
+  userName?: string;
+  /** Display names starting with this text (case-insensitive). */
+  displayNamePrefix?: string;
+  /** Principals holding this role directly or through synchronisation. */
+  role?: string;
+  limit: number;
+  /** The last principalId of the previous page. */
+  cursor?: string;
+}
+
 export interface PrincipalStore {
   create(record: PrincipalRecord): Promise<void>;
   get(principalId: string): Promise<PrincipalRecord | null>;
-  /** Cursor is the last principalId of the previous page. */
-  list(filter: { type?: PrincipalType; includeInactive?: boolean; limit: number; cursor?: string }): Promise<PrincipalRecord[]>;
+  /** The principal linked to an account at an identity provider. */
+  findByExternalSubject(providerId: string, subject: string): Promise<PrincipalRecord | null>;
+  /** Ordered by principalId. */
+  list(filter: PrincipalFilter): Promise<PrincipalRecord[]>;
+  /** How many principals match (the filter's limit and cursor are ignored). */
+  count(filter: PrincipalFilter): Promise<number>;
   update(record: PrincipalRecord, expectedRevision: number): Promise<void>;
+}
+
+export interface RefreshTokenStore {
+  create(record: RefreshTokenRecord): Promise<void>;
+  get(tokenId: string): Promise<RefreshTokenRecord | null>;
+  /** Marks the token used iff it is neither used nor revoked; false when someone used it first. */
+  markUsed(tokenId: string, at: number): Promise<boolean>;
+  /** Revokes every unrevoked token of the family; returns how many. */
+  revokeFamily(familyId: string, at: number): Promise<number>;
+  /** Revokes every unrevoked token of the principal; returns how many. */
+  revokeForPrincipal(principalId: string, at: number): Promise<number>;
+}
+
+export interface RevokedTokenStore {
+  /** Records the revocation; false when the token was already revoked. */
+  revoke(record: RevokedTokenRecord): Promise<boolean>;
+  isRevoked(tokenId: string): Promise<boolean>;
+}
+
+export interface ClientCredentialStore {
+  create(record: ClientCredentialRecord): Promise<void>;
+  get(credentialId: string): Promise<ClientCredentialRecord | null>;
+  findByThumbprint(thumbprint: string): Promise<ClientCredentialRecord | null>;
+  listForPrincipal(principalId: string): Promise<ClientCredentialRecord[]>;
+  revokeForPrincipal(principalId: string, at: number): Promise<number>;
+}
+
+export interface IdentityProviderStore {
+  create(record: IdentityProviderRecord): Promise<void>;
+  get(providerId: string): Promise<IdentityProviderRecord | null>;
+  list(): Promise<IdentityProviderRecord[]>;
+  update(record: IdentityProviderRecord, expectedRevision: number): Promise<void>;
+  /** False when it did not exist. */
+  delete(providerId: string): Promise<boolean>;
+}
+
+export interface GroupStore {
+  create(record: GroupRecord): Promise<void>;
+  get(groupId: string): Promise<GroupRecord | null>;
+  findByDisplayName(displayName: string): Promise<GroupRecord | null>;
+  /** Ordered by groupId; cursor is the last groupId of the previous page. */
+  list(filter: { limit: number; cursor?: string }): Promise<GroupRecord[]>;
+  count(): Promise<number>;
+  update(record: GroupRecord, expectedRevision: number): Promise<void>;
+  /** False when it did not exist. */
+  delete(groupId: string): Promise<boolean>;
+  /** Groups having the principal as a member. */
+  listForMember(principalId: string): Promise<GroupRecord[]>;
 }
 
 export interface ApiKeyStore {
@@ -166,6 +244,11 @@ export interface TenantStores {
   readonly runtimes: RuntimeRegistrationStore;
   readonly joinTokens: JoinTokenStore;
   readonly certificates: CertificateStore;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly revokedTokens: RevokedTokenStore;
+  readonly clientCredentials: ClientCredentialStore;
+  readonly identityProviders: IdentityProviderStore;
+  readonly groups: GroupStore;
   readonly audit: TenantAuditReader;
 }
 
@@ -192,6 +275,21 @@ export interface BootstrapStore {
   consume(tokenHash: string, at: number, by: string): Promise<boolean>;
 }
 
+/** Failed sign-in counters shared by every Host (keys name an account or a source address). */
+export interface SignInThrottleStore {
+  get(key: string): Promise<SignInThrottleRecord | null>;
+  put(record: SignInThrottleRecord): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** One-time values (SAML assertion ids, JWT `jti`s) remembered until they expire, across Hosts. */
+export interface OneTimeValueStore {
+  /** Inserts `key` iff it is absent or expired at `now`; false when a live entry exists. */
+  claim(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Deletes entries expired at `now`; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
 /**
  * The append side of the audit log, shared by all tenants (one global order).
  *
@@ -215,6 +313,8 @@ export interface PlatformStores {
   readonly keys: KeyMaterialStore;
   readonly bootstrap: BootstrapStore;
   readonly auditLog: AuditLogStore;
+  readonly signInThrottle: SignInThrottleStore;
+  readonly oneTimeValues: OneTimeValueStore;
 }
 
 /** A storage backend (SQLite or PostgreSQL). */

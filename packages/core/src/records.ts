@@ -37,6 +37,20 @@ export interface PrincipalRecord {
   createdBy: string;
   /** null: never expires. */
   expiresAt: number | null;
+  /** Login name (SCIM `userName`, `preferred_username`, LDAP uid); "" when none. */
+  userName: string;
+  /** The identity provider that owns the account; "" for principals created in the Host. */
+  providerId: string;
+  /** The account's stable id at that provider (OIDC `sub`, SAML NameID, LDAP entryUUID, SCIM id). */
+  externalSubject: string;
+  /** Directory groups as of the last synchronisation with the provider. */
+  groups: string[];
+  /** Roles the provider's claim mapping granted at the last synchronisation; replaced at each one. */
+  syncedRoles: string[];
+  /** Epoch ms of the last synchronisation; 0 when never. */
+  syncedAt: number;
+  /** Tokens issued before this instant are refused: raised to revoke every token at once. */
+  tokensValidAfter: number;
   revision: number;
 }
 
@@ -305,4 +319,109 @@ export interface AuditQuery {
   /** Exclusive lower bound on seq, for cursor pagination. */
   afterSeq?: number;
   limit: number;
+}
+
+/** Kinds of identity provider a tenant can connect. */
+export type IdentityProviderKind = "oidc" | "saml" | "ldap";
+
+/**
+ * A tenant's connection to an external identity provider. `settings` is kind-specific
+ * (validated by the host adapter); secrets inside it are stored sealed under the master key.
+ */
+export interface IdentityProviderRecord {
+  tenantId: string;
+  /** Unique within the tenant: `[a-z0-9][a-z0-9-]*`. */
+  providerId: string;
+  kind: IdentityProviderKind;
+  displayName: string;
+  enabled: boolean;
+  settings: Record<string, unknown>;
+  mapping: ClaimMappingRecord;
+  /** Create principals on first sign-in (just-in-time provisioning). */
+  jitProvisioning: boolean;
+  createdAt: number;
+  updatedAt: number;
+  updatedBy: string;
+  revision: number;
+}
+
+/** The stored form of a claim mapping (see `ClaimMapping` in the identity module). */
+export interface ClaimMappingRecord {
+  groupsClaim?: string;
+  groupRoles?: Record<string, string[]>;
+  rolesClaim?: string;
+  allowedRoles?: string[];
+  defaultRoles?: string[];
+  clearanceClaim?: string;
+  defaultClearance?: Classification;
+  maxClearance?: Classification;
+  attributes?: Record<string, string>;
+}
+
+/**
+ * One rotating refresh token. Tokens of one sign-in form a family; presenting a token that
+ * was already used revokes the whole family (RFC 9700 §4.14.2 reuse detection).
+ */
+export interface RefreshTokenRecord {
+  tenantId: string;
+  tokenId: string;
+  familyId: string;
+  principalId: string;
+  /** SHA-256 (hex) of the token's secret part; the secret is 256 random bits, so a fast hash suffices. */
+  secretHash: string;
+  /** How the family's sign-in authenticated, carried into every access token it yields. */
+  amr: string[];
+  acr: string;
+  createdAt: number;
+  /** The family's absolute end; rotation never extends it. */
+  expiresAt: number;
+  usedAt: number | null;
+  revokedAt: number | null;
+}
+
+/** An access token revoked before its expiry (kept until then). */
+export interface RevokedTokenRecord {
+  tenantId: string;
+  tokenId: string;
+  principalId: string;
+  expiresAt: number;
+  revokedAt: number;
+  reason: string;
+}
+
+/** Non-secret credentials of a service account: a public key for `private_key_jwt` or a pinned mTLS certificate. */
+export interface ClientCredentialRecord {
+  tenantId: string;
+  credentialId: string;
+  principalId: string;
+  kind: "public_key" | "certificate";
+  /** Public JWK (JSON text) or certificate (PEM). */
+  material: string;
+  /** JWK thumbprint (RFC 7638) or SHA-256 of the certificate's DER, hex. */
+  thumbprint: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+/** A SCIM group: a named set of a tenant's principals. */
+export interface GroupRecord {
+  tenantId: string;
+  groupId: string;
+  displayName: string;
+  /** The provisioning client's id for the group; "" when none. */
+  externalId: string;
+  /** Principal ids. */
+  members: string[];
+  createdAt: number;
+  updatedAt: number;
+  revision: number;
+}
+
+/** Failed sign-ins under one key (an account or a source address). */
+export interface SignInThrottleRecord {
+  key: string;
+  failures: number;
+  windowStartedAt: number;
+  lockedUntil: number;
 }

@@ -14,6 +14,21 @@ export interface AccessClaims {
   readonly exp: number;
   /** How the principal authenticated (RFC 8176 `amr` values). */
   readonly amr: readonly string[];
+  /** Authentication context class of the sign-in; "" when none. */
+  readonly acr: string;
+  /** The identity provider of the sign-in; "" for Host credentials. */
+  readonly idp: string;
+}
+
+/** What {@link AccessTokens.issue} puts in a token. */
+export interface AccessTokenInput {
+  readonly principalId: string;
+  readonly tenantId: string;
+  readonly principalType: PrincipalType;
+  readonly ttlSeconds: number;
+  readonly amr: readonly string[];
+  readonly acr?: string;
+  readonly idp?: string;
 }
 
 /**
@@ -22,6 +37,6 @@ export interface AccessClaims {
  * forged, malformed or of the wrong audience, and `TOKEN_EXPIRED` for expiry.
  */
 export interface AccessTokens {
-  issue(input: { principalId: string; tenantId: string; principalType: PrincipalType; ttlSeconds: number; amr: readonly string[] }): Promise<{ token: string; jti: string; expiresAt: number }>;
+  issue(input: AccessTokenInput): Promise<{ token: string; jti: string; expiresAt: number }>;
   verify(token: string): Promise<AccessClaims>;
 }

@@ -1,13 +1,15 @@
 import { EnterpriseError, isErrorCode } from "../errors.ts";
 import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, SecretHasher, Store } from "../ports.ts";
-import type { ApiKeyRecord, Classification, PrincipalRecord, PrincipalType } from "../records.ts";
+import type { ApiKeyRecord, Classification, ClientCredentialRecord, PrincipalRecord, PrincipalType } from "../records.ts";
+import type { PrincipalFilter } from "../ports.ts";
 import { toHex, utf8 } from "../audit/encoding.ts";
-import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
+import type { TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
 import { provisionTenant } from "../tenancy/tenant-admin.ts";
-import type { AccessTokens } from "./access-tokens.ts";
 import { formatApiKey, parseApiKey } from "./api-keys.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
+import type { SignInThrottle } from "./sign-in-throttle.ts";
+import type { IssuedTokens, TokenService } from "./token-service.ts";
 import { hasPermission, requirePermission } from "./require-permission.ts";
 import type { RequestOrigin, SecurityContext } from "./security-context.ts";
 
@@ -15,15 +17,29 @@ import type { RequestOrigin, SecurityContext } from "./security-context.ts";
 export interface IdentityOptions {
   /** The tenant that holds platform administrators. */
   readonly platformTenantId: string;
-  readonly accessTokenTtlSeconds: number;
+  /** Longest overlap a rotated service-account secret may keep working. */
+  readonly maxSecretOverlapSeconds: number;
 }
 
-/** A token handed to a caller after authentication. */
-export interface IssuedToken {
-  readonly accessToken: string;
-  readonly expiresAt: number;
-  readonly principal: PrincipalRecord;
+/**
+ * Port: verifies a service account's signed JWT assertion (`private_key_jwt`, RFC 7523) against
+ * the public keys registered for it. Returns the assertion's `jti` and expiry for replay checks.
+ * @throws EnterpriseError AUTHENTICATION_FAILED (details.reason)
+ */
+export interface ClientAssertionVerifier {
+  /** The unverified `sub` (the service account id), to find its keys; null when malformed. */
+  peekSubject(assertion: string): string | null;
+  verify(assertion: string, keys: readonly ClientCredentialRecord[]): Promise<{ jti: string; expiresAt: number; credentialId: string }>;
 }
+
+/** Port: inspects credential material an administrator registers. @throws EnterpriseError INVALID_ARGUMENT */
+export interface CredentialInspector {
+  publicKey(jwkJson: string): Promise<{ material: string; thumbprint: string }>;
+  certificate(pem: string): Promise<{ material: string; thumbprint: string; notAfter: number }>;
+}
+
+/** Longest lifetime accepted for a client assertion (RFC 7523 recommends short). */
+const maxAssertionLifetimeMs = 10 * 60 * 1000;
 
 const classificationLevels: readonly Classification[] = ["public", "internal", "confidential", "restricted"];
 
@@ -43,7 +59,8 @@ export class IdentityService {
   readonly #ids: IdSource;
   readonly #hasher: Hasher;
   readonly #secrets: SecretHasher;
-  readonly #tokens: AccessTokens;
+  readonly #tokens: TokenService;
+  readonly #throttle: SignInThrottle;
   readonly #audit: AuditRecorder;
   readonly #tenants: TenantDirectory;
   readonly #options: IdentityOptions;
@@ -54,7 +71,8 @@ export class IdentityService {
     ids: IdSource;
     hasher: Hasher;
     secrets: SecretHasher;
-    tokens: AccessTokens;
+    tokens: TokenService;
+    throttle: SignInThrottle;
     audit: AuditRecorder;
     tenants: TenantDirectory;
     options: IdentityOptions;
@@ -65,6 +83,7 @@ export class IdentityService {
     this.#hasher = deps.hasher;
     this.#secrets = deps.secrets;
     this.#tokens = deps.tokens;
+    this.#throttle = deps.throttle;
     this.#audit = deps.audit;
     this.#tenants = deps.tenants;
     this.#options = deps.options;
@@ -162,16 +181,7 @@ export class IdentityService {
     const name = input.name.trim();
     if (name === "" || name.length > 128) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "name" } });
     const snapshot = await this.#tenants.activeSnapshot(ctx.tenantId);
-    for (const role of input.roles) {
-      if (!snapshot.roles.has(role)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "roles", unknown_role: role.slice(0, 64) } });
-      // Every permission the role would grant must already be the creator's.
-      for (const permission of snapshot.roles.effectivePermissions([role])) {
-        if (!hasPermission(ctx, permission)) throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "role_beyond_creator", role } });
-      }
-      if (role === "platform-admin" && !ctx.roles.includes("platform-admin")) {
-        throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "role_beyond_creator", role } });
-      }
-    }
+    this.#assertGrantable(ctx, snapshot, input.roles);
     for (const permission of input.permissions) {
       if (!hasPermission(ctx, permission)) throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "permission_beyond_creator", permission } });
     }
@@ -208,13 +218,22 @@ export class IdentityService {
 
   /**
    * Exchanges an API key for a short-lived access token.
-   * @throws EnterpriseError AUTHENTICATION_FAILED (one answer for every failure reason), TENANT_SUSPENDED
+   * @throws EnterpriseError AUTHENTICATION_FAILED (one answer for every failure reason), TENANT_SUSPENDED, ACCOUNT_LOCKED
    */
-  async exchangeApiKey(origin: RequestOrigin, apiKey: string): Promise<IssuedToken> {
+  async exchangeApiKey(origin: RequestOrigin, apiKey: string): Promise<IssuedTokens> {
+    let parsed;
+    try {
+      parsed = parseApiKey(apiKey);
+    } catch (err) {
+      await this.#auditFailure(origin, "api_key", "", "", "malformed_api_key");
+      await this.#throttle.failed({ tenantId: "", method: "api_key", account: "", sourceIp: origin.sourceIp }, origin);
+      throw err;
+    }
+    const subject = { tenantId: parsed.tenantId, method: "api_key", account: parsed.keyId, sourceIp: origin.sourceIp };
+    await this.#throttle.assertNotLocked(subject);
     let tenantForAudit = "";
     let principalForAudit = "";
     try {
-      const parsed = parseApiKey(apiKey);
       const snapshot = await this.#tenants.snapshot(parsed.tenantId);
       const key = snapshot === null ? null : await this.#store.forTenant(parsed.tenantId).apiKeys.get(parsed.keyId);
       const now = this.#clock.now();
@@ -226,46 +245,200 @@ export class IdentityService {
       if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: parsed.tenantId });
       const stores = this.#store.forTenant(parsed.tenantId);
       principalForAudit = key.principalId;
-      if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
+      if ((key.revokedAt !== null && key.revokedAt <= now) || (key.expiresAt !== null && key.expiresAt <= now)) {
         throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "key_revoked_or_expired" } });
       }
       const principal = await stores.principals.get(key.principalId);
       assertPrincipalUsable(principal, now);
-      const issued = await this.#tokens.issue({
-        principalId: principal.principalId,
-        tenantId: principal.tenantId,
-        principalType: principal.type,
-        ttlSeconds: this.#options.accessTokenTtlSeconds,
-        amr: ["pwd"],
-      });
-      await this.#audit.record({
-        eventType: "authn.succeeded",
-        tenantId: principal.tenantId,
-        principalId: principal.principalId,
-        resource: `principal:${principal.principalId}`,
-        action: "authenticate",
-        outcome: "SUCCESS",
-        origin,
-        metadata: { method: "api_key", key_id: key.keyId, token_id: issued.jti },
-      });
-      return { accessToken: issued.token, expiresAt: issued.expiresAt, principal };
+      await this.#throttle.succeeded(subject);
+      return await this.#tokens.issue(principal, { amr: ["pwd"], acr: "", providerId: "", method: "api_key" }, origin, false, { key_id: key.keyId });
     } catch (err) {
       if (!isErrorCode(err, "AUTHENTICATION_FAILED", "TENANT_SUSPENDED")) throw err;
-      await this.#audit.record({
-        eventType: "authn.failed",
-        tenantId: tenantForAudit,
-        principalId: principalForAudit,
-        action: "authenticate",
-        outcome: "DENIED",
-        origin,
-        metadata: { method: "api_key", reason: err.details["reason"] ?? err.code.toLowerCase() },
-      });
+      await this.#auditFailure(origin, "api_key", tenantForAudit, principalForAudit, err.details["reason"] ?? err.code.toLowerCase());
+      if (err.code === "AUTHENTICATION_FAILED") await this.#throttle.failed(subject, origin);
       throw err;
     }
   }
 
+  /**
+   * Authenticates a service account by a JWT it signed with a registered private key
+   * (`private_key_jwt`): signature, audience and expiry are checked, and each assertion is
+   * accepted once (its `jti` is remembered until it expires).
+   * @throws EnterpriseError AUTHENTICATION_FAILED, TENANT_SUSPENDED, ACCOUNT_LOCKED
+   */
+  async authenticateClientAssertion(origin: RequestOrigin, tenantId: string, assertion: string, verifier: ClientAssertionVerifier, replay: { firstUse(key: string, expiresAt: number): Promise<boolean> }): Promise<IssuedTokens> {
+    const principalId = verifier.peekSubject(assertion) ?? "";
+    const subject = { tenantId, method: "client_assertion", account: principalId, sourceIp: origin.sourceIp };
+    await this.#throttle.assertNotLocked(subject);
+    try {
+      const snapshot = tenantId === "" ? null : await this.#tenants.snapshot(tenantId);
+      if (snapshot === null || principalId === "") throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "invalid_assertion" } });
+      const stores = this.#store.forTenant(tenantId);
+      const now = this.#clock.now();
+      const keys = (await stores.clientCredentials.listForPrincipal(principalId)).filter(
+        (c) => c.kind === "public_key" && (c.revokedAt === null || c.revokedAt > now) && (c.expiresAt === null || c.expiresAt > now),
+      );
+      if (keys.length === 0) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "invalid_assertion" } });
+      const verified = await verifier.verify(assertion, keys);
+      if (verified.expiresAt - now > maxAssertionLifetimeMs) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "assertion_lifetime_too_long" } });
+      if (!(await replay.firstUse(`jwt-assertion:${tenantId}:${principalId}:${verified.jti}`, verified.expiresAt))) {
+        throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "assertion_replayed" } });
+      }
+      if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId });
+      const principal = await stores.principals.get(principalId);
+      assertPrincipalUsable(principal, now);
+      if (principal.type !== "SERVICE_ACCOUNT") throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "not_a_service_account" } });
+      await this.#throttle.succeeded(subject);
+      return await this.#tokens.issue(principal, { amr: ["hwk"], acr: "", providerId: "", method: "client_assertion" }, origin, false, { credential_id: verified.credentialId });
+    } catch (err) {
+      if (!isErrorCode(err, "AUTHENTICATION_FAILED", "TENANT_SUSPENDED")) throw err;
+      await this.#auditFailure(origin, "client_assertion", tenantId, principalId, err.details["reason"] ?? err.code.toLowerCase());
+      if (err.code === "AUTHENTICATION_FAILED") await this.#throttle.failed(subject, origin);
+      throw err;
+    }
+  }
+
+  /**
+   * Authenticates the principal whose pinned certificate the caller presented in the TLS handshake
+   * with the gateway (the transport proves possession of the private key).
+   * @param thumbprint - SHA-256 of the presented certificate's DER, hex.
+   * @throws EnterpriseError AUTHENTICATION_FAILED, TENANT_SUSPENDED
+   */
+  async authenticateCertificate(origin: RequestOrigin, tenantId: string, thumbprint: string): Promise<IssuedTokens> {
+    try {
+      const snapshot = tenantId === "" ? null : await this.#tenants.snapshot(tenantId);
+      const stores = this.#store.forTenant(tenantId === "" ? this.#options.platformTenantId : tenantId);
+      const credential = snapshot === null ? null : await stores.clientCredentials.findByThumbprint(thumbprint);
+      const now = this.#clock.now();
+      if (snapshot === null || credential === null || credential.kind !== "certificate") throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_certificate" } });
+      if ((credential.revokedAt !== null && credential.revokedAt <= now) || (credential.expiresAt !== null && credential.expiresAt <= now)) {
+        throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "certificate_revoked_or_expired" } });
+      }
+      if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId });
+      const principal = await stores.principals.get(credential.principalId);
+      assertPrincipalUsable(principal, now);
+      return await this.#tokens.issue(principal, { amr: ["hwk"], acr: "", providerId: "", method: "client_certificate" }, origin, false, { credential_id: credential.credentialId });
+    } catch (err) {
+      if (!isErrorCode(err, "AUTHENTICATION_FAILED", "TENANT_SUSPENDED")) throw err;
+      await this.#auditFailure(origin, "client_certificate", tenantId, "", err.details["reason"] ?? err.code.toLowerCase());
+      throw err;
+    }
+  }
+
+  /**
+   * Issues a new API key for a service account; its older keys keep working for `overlapSeconds`
+   * so deployments can roll over without downtime, then stop.
+   * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, INVALID_ARGUMENT
+   */
+  async rotateServiceAccountSecret(ctx: SecurityContext, origin: RequestOrigin, principalId: string, overlapSeconds: number): Promise<{ apiKey: string; oldKeysExpireAt: number; expiresAt: number | null }> {
+    requirePermission(ctx, "principals:revoke");
+    if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > this.#options.maxSecretOverlapSeconds) {
+      throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "overlap_seconds", max: String(this.#options.maxSecretOverlapSeconds) } });
+    }
+    const principal = await this.#activeServiceAccount(ctx, principalId);
+    const now = this.#clock.now();
+    const oldKeysExpireAt = now + overlapSeconds * 1000;
+    // Scheduling the old keys' revocation first means a crash between the two steps leaves the
+    // account with its old keys for the overlap, never with two unbounded keys.
+    await this.#store.forTenant(ctx.tenantId).apiKeys.revokeForPrincipal(principalId, oldKeysExpireAt);
+    const apiKey = await this.#createApiKey(principal, principal.expiresAt);
+    await this.#audit.record({
+      eventType: "service_account.secret_rotated",
+      tenantId: ctx.tenantId,
+      principalId: ctx.principalId,
+      resource: `principal:${principalId}`,
+      action: "rotate_secret",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { key_id: parseApiKey(apiKey).keyId, old_keys_expire_at: String(oldKeysExpireAt) },
+    });
+    return { apiKey, oldKeysExpireAt, expiresAt: principal.expiresAt };
+  }
+
+  /**
+   * Registers a public key (for `private_key_jwt`) or a client certificate (for mutual TLS) for a
+   * service account. Only public material is stored.
+   * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, INVALID_ARGUMENT, ALREADY_EXISTS (certificate already registered)
+   */
+  async registerClientCredential(
+    ctx: SecurityContext,
+    origin: RequestOrigin,
+    input: { principalId: string; kind: "public_key" | "certificate"; material: string; expiresAt: number },
+    inspector: CredentialInspector,
+  ): Promise<ClientCredentialRecord> {
+    requirePermission(ctx, "principals:create");
+    await this.#activeServiceAccount(ctx, input.principalId);
+    const now = this.#clock.now();
+    const inspected = input.kind === "public_key" ? { ...(await inspector.publicKey(input.material)), notAfter: 0 } : await inspector.certificate(input.material);
+    let expiresAt = input.expiresAt === 0 ? null : input.expiresAt;
+    if (inspected.notAfter !== 0) expiresAt = Math.min(expiresAt ?? inspected.notAfter, inspected.notAfter);
+    if (expiresAt !== null && expiresAt <= now) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "expires_at", reason: "already expired" } });
+    const record: ClientCredentialRecord = {
+      tenantId: ctx.tenantId,
+      credentialId: this.#ids.newId("cred"),
+      principalId: input.principalId,
+      kind: input.kind,
+      material: inspected.material,
+      thumbprint: inspected.thumbprint,
+      createdAt: now,
+      expiresAt,
+      revokedAt: null,
+    };
+    await this.#store.forTenant(ctx.tenantId).clientCredentials.create(record);
+    await this.#audit.record({
+      eventType: "service_account.credential_registered",
+      tenantId: ctx.tenantId,
+      principalId: ctx.principalId,
+      resource: `principal:${input.principalId}`,
+      action: "register_credential",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { credential_id: record.credentialId, kind: record.kind, thumbprint_id: record.thumbprint },
+    });
+    return record;
+  }
+
+  /**
+   * Adds and removes roles a principal holds directly; effective on its next call on every Host.
+   *
+   * Rules enforced: the caller needs `roles:assign`; a role can be granted only when every
+   * permission it carries is the caller's own (no escalation), `platform-admin` only by a platform
+   * administrator; a caller cannot remove their own `tenant-admin` (no accidental lock-out).
+   * @throws EnterpriseError AUTHORIZATION_DENIED, NOT_FOUND, INVALID_ARGUMENT, CONFLICT
+   */
+  async updatePrincipalRoles(ctx: SecurityContext, origin: RequestOrigin, input: { principalId: string; add: readonly string[]; remove: readonly string[]; justification: string }): Promise<PrincipalRecord> {
+    requirePermission(ctx, "roles:assign");
+    if (input.add.length + input.remove.length === 0) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "roles_to_add", reason: "nothing to change" } });
+    if (input.add.length + input.remove.length > 64) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "roles_to_add", reason: "at most 64 changes" } });
+    const snapshot = await this.#tenants.activeSnapshot(ctx.tenantId);
+    this.#assertGrantable(ctx, snapshot, input.add);
+    if (input.principalId === ctx.principalId && input.remove.includes("tenant-admin")) {
+      throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "cannot_remove_own_admin_role" } });
+    }
+    const stores = this.#store.forTenant(ctx.tenantId);
+    const principal = await stores.principals.get(input.principalId);
+    if (principal === null) throw new EnterpriseError("NOT_FOUND", { details: { principal_id: input.principalId.slice(0, 64) } });
+    const roles = new Set(principal.roles);
+    for (const role of input.add) roles.add(role);
+    for (const role of input.remove) roles.delete(role);
+    const updated: PrincipalRecord = { ...principal, roles: [...roles].sort(), revision: principal.revision + 1 };
+    await stores.principals.update(updated, principal.revision);
+    this.#tenants.forgetPrincipal(ctx.tenantId, input.principalId);
+    await this.#audit.record({
+      eventType: "principal.roles_updated",
+      tenantId: ctx.tenantId,
+      principalId: ctx.principalId,
+      resource: `principal:${input.principalId}`,
+      action: "update_roles",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { added: input.add.join(","), removed: input.remove.join(","), justification: input.justification.slice(0, 256) },
+    });
+    return updated;
+  }
+
   /** Lists principals of the caller's tenant. */
-  async listPrincipals(ctx: SecurityContext, filter: { type?: PrincipalType; includeInactive?: boolean; limit: number; cursor?: string }): Promise<PrincipalRecord[]> {
+  async listPrincipals(ctx: SecurityContext, filter: PrincipalFilter): Promise<PrincipalRecord[]> {
     requirePermission(ctx, "principals:read");
     return this.#store.forTenant(ctx.tenantId).principals.list({ ...filter, limit: Math.min(Math.max(filter.limit, 1), 500) });
   }
@@ -293,7 +466,11 @@ export class IdentityService {
     const now = this.#clock.now();
     const revokedKeys = await this.#store.transaction(async (tx) => {
       const txStores = tx.forTenant(ctx.tenantId);
-      await txStores.principals.update({ ...principal, status: "REVOKED", revision: principal.revision + 1 }, principal.revision);
+      // Whole seconds, rounded up: access tokens carry `iat` in seconds.
+      const tokensValidAfter = Math.ceil((now + 1) / 1000) * 1000;
+      await txStores.principals.update({ ...principal, status: "REVOKED", tokensValidAfter, revision: principal.revision + 1 }, principal.revision);
+      await txStores.clientCredentials.revokeForPrincipal(principalId, now);
+      await txStores.refreshTokens.revokeForPrincipal(principalId, now);
       return txStores.apiKeys.revokeForPrincipal(principalId, now);
     });
     this.#tenants.forgetPrincipal(ctx.tenantId, principalId);
@@ -310,6 +487,30 @@ export class IdentityService {
     return { revokedKeys };
   }
 
+  async #activeServiceAccount(ctx: SecurityContext, principalId: string): Promise<PrincipalRecord> {
+    const principal = await this.#store.forTenant(ctx.tenantId).principals.get(principalId);
+    if (principal === null || principal.type !== "SERVICE_ACCOUNT") throw new EnterpriseError("NOT_FOUND", { details: { principal_id: principalId.slice(0, 64) } });
+    if (principal.status !== "ACTIVE") throw new EnterpriseError("INVALID_STATE_TRANSITION", { details: { reason: "service_account_not_active" } });
+    return principal;
+  }
+
+  #assertGrantable(ctx: SecurityContext, snapshot: TenantSnapshot, roles: readonly string[]): void {
+    for (const role of roles) {
+      if (!snapshot.roles.has(role)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "roles", unknown_role: role.slice(0, 64) } });
+      // Every permission the role would grant must already be the caller's.
+      for (const permission of snapshot.roles.effectivePermissions([role])) {
+        if (!hasPermission(ctx, permission)) throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "role_beyond_creator", role } });
+      }
+      if (role === "platform-admin" && !ctx.roles.includes("platform-admin")) {
+        throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "role_beyond_creator", role } });
+      }
+    }
+  }
+
+  async #auditFailure(origin: RequestOrigin, method: string, tenantId: string, principalId: string, reason: string): Promise<void> {
+    await this.#audit.record({ eventType: "authn.failed", tenantId, principalId, action: "authenticate", outcome: "DENIED", origin, metadata: { method, reason } });
+  }
+
   #digest(token: string): string {
     return toHex(this.#hasher.sha256(utf8(token)));
   }
@@ -320,7 +521,23 @@ export class IdentityService {
     type: PrincipalType,
     fields: Pick<PrincipalRecord, "displayName" | "description" | "roles" | "permissions" | "clearance" | "createdBy" | "expiresAt">,
   ): PrincipalRecord {
-    return { tenantId, principalId, type, status: "ACTIVE", attributes: {}, createdAt: this.#clock.now(), revision: 0, ...fields };
+    return {
+      tenantId,
+      principalId,
+      type,
+      status: "ACTIVE",
+      attributes: {},
+      createdAt: this.#clock.now(),
+      userName: "",
+      providerId: "",
+      externalSubject: "",
+      groups: [],
+      syncedRoles: [],
+      syncedAt: 0,
+      tokensValidAfter: 0,
+      revision: 0,
+      ...fields,
+    };
   }
 
   async #createApiKey(principal: PrincipalRecord, expiresAt: number | null): Promise<string> {

@@ -40,6 +40,8 @@ export interface PolicyInput {
     readonly permissions: readonly string[];
     readonly clearance: Classification;
     readonly attributes: Readonly<Record<string, string>>;
+    /** Sign-in evidence of the presented token: `amr` (space-separated), `acr`, `idp`, `iat`. */
+    readonly claims?: Readonly<Record<string, string>>;
   };
   readonly tenant: { readonly id: string };
   readonly session: { readonly id: string; /** Epoch milliseconds. */ readonly createdAt: number };
@@ -84,6 +86,8 @@ export const POLICY_VARIABLES: readonly VariableDoc[] = [
   { path: "principal.permissions", type: "list(string)", description: "Effective permissions: the roles' (with inheritance) plus direct grants, as granted (wildcards unexpanded).", example: `"audit:read" in principal.permissions` },
   { path: "principal.clearance", type: "string", description: "`public`, `internal`, `confidential` or `restricted`.", example: `principal.clearance in ["confidential", "restricted"]` },
   { path: "principal.attributes", type: "map(string, string)", description: "Directory attributes of the principal (department, cost centre, …).", example: `principal.attributes["department"] == "finance"` },
+  { path: "principal.claims", type: "map(string, string)", description: "Sign-in evidence of the token: `amr` (RFC 8176 methods, space-separated), `acr`, `idp` (identity provider id) and `iat`; a key is absent when the sign-in gave none.", example: `principal.claims["idp"] == "corp-okta"` },
+  { path: "principal.mfa", type: "bool", description: "True when the sign-in used more than one factor (`amr` contains `mfa`, `otp`, `hwk`, `sc`, `swk` or `fido`).", example: `contract.risk != "HIGH" || principal.mfa` },
   { path: "tenant", type: "map(string, dyn)", description: "The tenant the call runs in.", example: "" },
   { path: "tenant.id", type: "string", description: "Tenant identifier.", example: `tenant.id == "acme"` },
   { path: "session", type: "map(string, dyn)", description: "The session the call belongs to.", example: "" },
@@ -146,6 +150,8 @@ class LazyActivation {
       permissions: celList(principal.permissions),
       clearance: principal.clearance,
       attributes: view(principal.attributes),
+      claims: view(principal.claims ?? {}),
+      mfa: hasMultiFactorEvidence(principal.claims?.["amr"] ?? ""),
     }));
   }
 
@@ -184,6 +190,13 @@ class LazyActivation {
       correlation_id: request.correlationId,
     }));
   }
+}
+
+const multiFactorMethods = new Set(["mfa", "otp", "hwk", "sc", "swk", "fido"]);
+
+/** True when an `amr` list (space-separated) names a multi-factor method. */
+export function hasMultiFactorEvidence(amr: string): boolean {
+  return amr.split(" ").some((method) => multiFactorMethods.has(method));
 }
 
 /** A CEL map over a plain object, without copying it into a `Map`. */

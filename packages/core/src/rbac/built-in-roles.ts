@@ -41,6 +41,11 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly { readonly name: string; readon
     description: "Reads and verifies the tenant's audit log.",
     permissions: ["audit:read", "audit:verify"],
   },
+  {
+    name: "scim-provisioner",
+    description: "An identity provider's SCIM client: provisions and deprovisions users and groups.",
+    permissions: ["scim:provision"],
+  },
 ];
 
 /**

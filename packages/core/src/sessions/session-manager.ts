@@ -148,6 +148,26 @@ export class SessionManager {
     return { aborted: inFlight.length };
   }
 
+  /**
+   * Ends every live session of a principal (deprovisioning) and aborts their calls on this Host.
+   * Other Hosts refuse the sessions at once because the principal can no longer authenticate.
+   * @returns how many sessions were ended.
+   */
+  async endForPrincipal(tenantId: string, principalId: string): Promise<number> {
+    const now = this.#clock.now();
+    const stores = this.#store.forTenant(tenantId);
+    const live = await stores.sessions.listLive(now, 10_000);
+    let ended = 0;
+    for (const record of live) {
+      if (record.principalId !== principalId) continue;
+      if (await stores.sessions.markDestroyed(record.sessionId, now)) ended++;
+      const local = this.#live.get(record.sessionId);
+      this.#live.delete(record.sessionId);
+      for (const controller of local?.inFlight.values() ?? []) controller.abort(new EnterpriseError("CANCELLED", { message: "The principal was deprovisioned." }));
+    }
+    return ended;
+  }
+
   async #load(tenantId: string, sessionId: string): Promise<LiveSession | null> {
     const cached = this.#live.get(sessionId);
     if (cached !== undefined) return cached.record.tenantId === tenantId ? cached : null;

@@ -1,10 +1,10 @@
 /**
  * What differs between the two backends once Kysely has compiled a query:
- * how JSON and booleans travel, how the audit append lock is taken, and how
- * many bind parameters one statement may carry.
+ * how JSON and booleans travel, how JSON arrays are searched, how the audit
+ * append lock is taken, and how many bind parameters one statement may carry.
  */
 import { sql } from "kysely";
-import type { CompiledQuery, Transaction } from "kysely";
+import type { CompiledQuery, Expression, RawBuilder, SqlBool, Transaction } from "kysely";
 import type { AuditRecord } from "@aesp/core";
 import { postgresAuditInserts, sqliteAuditInserts } from "./audit-rows.ts";
 import type { Database } from "./schema.ts";
@@ -23,6 +23,13 @@ export interface Codec {
 export interface DialectProfile {
   readonly kind: "sqlite" | "postgres";
   readonly codec: Codec;
+  /**
+   * A condition: the JSON array in `column` has the string `value` as an element.
+   *
+   * @param column - a JSON column holding an array of strings.
+   * @param value - bound as a parameter, never spliced into the text.
+   */
+  jsonArrayContains(column: Expression<unknown>, value: string): RawBuilder<SqlBool>;
   /** The statements that insert a linked audit batch, fastest form for the dialect. */
   auditInserts(records: readonly AuditRecord[]): CompiledQuery[];
   /**
@@ -41,6 +48,7 @@ export const sqliteProfile: DialectProfile = {
     writeBoolean: (value) => (value ? 1 : 0),
     readBoolean: (column) => column === 1 || column === true,
   },
+  jsonArrayContains: (column, value) => sql<SqlBool>`exists (select 1 from json_each(${column}) as element where element.value = ${value})`,
   auditInserts: sqliteAuditInserts,
   // Every SQLite transaction of this adapter begins IMMEDIATE (see sqlite/driver.ts),
   // so by the time an append runs it already holds the database's only write lock.
@@ -65,6 +73,8 @@ export const postgresProfile: DialectProfile = {
     writeBoolean: (value) => value,
     readBoolean: (column) => column === true || column === 1,
   },
+  // jsonb containment: `["a","b"] @> ["a"]`; the cast keeps the element a string whatever `pg` infers.
+  jsonArrayContains: (column, value) => sql<SqlBool>`${column} @> jsonb_build_array(cast(${value} as text))`,
   auditInserts: postgresAuditInserts,
   lockAuditAppend: async (trx) => {
     await sql`select pg_advisory_xact_lock(${sql.raw(AUDIT_APPEND_LOCK_KEY.toString())})`.execute(trx);

@@ -12,6 +12,8 @@ import { guarded, translateDriverError } from "./errors.ts";
 import { KyselyAuditLogStore } from "./platform/audit-log.ts";
 import { KyselyBootstrapStore } from "./platform/bootstrap.ts";
 import { KyselyKeyMaterialStore } from "./platform/keys.ts";
+import { KyselyOneTimeValueStore } from "./platform/one-time-values.ts";
+import { KyselySignInThrottleStore } from "./platform/sign-in-throttle.ts";
 import { KyselyTenantStore } from "./platform/tenants.ts";
 import type { Database } from "./schema.ts";
 import { createTenantStores } from "./tenant/index.ts";
@@ -107,5 +109,7 @@ function platformStores(context: StoreContext): PlatformStores {
     keys: new KyselyKeyMaterialStore(context),
     bootstrap: new KyselyBootstrapStore(context),
     auditLog: new KyselyAuditLogStore(context),
+    signInThrottle: new KyselySignInThrottleStore(context),
+    oneTimeValues: new KyselyOneTimeValueStore(context),
   });
 }

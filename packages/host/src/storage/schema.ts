@@ -15,6 +15,8 @@ import type {
   ArtifactType,
   AuditOutcome,
   Classification,
+  ClientCredentialRecord,
+  IdentityProviderKind,
   KeyPurpose,
   PrincipalStatus,
   PrincipalType,
@@ -109,6 +111,15 @@ export interface PrincipalsTable {
   created_at: number;
   created_by: string;
   expires_at: number | null;
+  /** Added by migration 2, like every column below; "" when none. */
+  user_name: string;
+  /** "" for principals created in the Host. */
+  provider_id: string;
+  external_subject: string;
+  groups: JsonColumn;
+  synced_roles: JsonColumn;
+  synced_at: number;
+  tokens_valid_after: number;
   revision: number;
 }
 
@@ -222,6 +233,89 @@ export interface CertificatesTable {
   revocation_reason: string | null;
 }
 
+export interface RefreshTokensTable {
+  tenant_id: string;
+  token_id: string;
+  family_id: string;
+  principal_id: string;
+  secret_hash: string;
+  amr: JsonColumn;
+  acr: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface RevokedTokensTable {
+  tenant_id: string;
+  token_id: string;
+  principal_id: string;
+  expires_at: number;
+  revoked_at: number;
+  reason: string;
+}
+
+export interface ClientCredentialsTable {
+  tenant_id: string;
+  credential_id: string;
+  principal_id: string;
+  kind: ClientCredentialRecord["kind"];
+  material: string;
+  thumbprint: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface IdentityProvidersTable {
+  tenant_id: string;
+  provider_id: string;
+  kind: IdentityProviderKind;
+  display_name: string;
+  enabled: BooleanColumn;
+  settings: JsonColumn;
+  mapping: JsonColumn;
+  jit_provisioning: BooleanColumn;
+  created_at: number;
+  updated_at: number;
+  updated_by: string;
+  revision: number;
+}
+
+export interface ScimGroupsTable {
+  tenant_id: string;
+  group_id: string;
+  display_name: string;
+  external_id: string;
+  /** The record's member list as written (order and all); scim_group_members indexes it. */
+  members: JsonColumn;
+  created_at: number;
+  updated_at: number;
+  revision: number;
+}
+
+/** One row per distinct member of a group, kept in step with `scim_groups.members`. */
+export interface ScimGroupMembersTable {
+  tenant_id: string;
+  group_id: string;
+  principal_id: string;
+}
+
+// ------------------------------------------------------------ platform tables of migration 2
+
+export interface SignInThrottleTable {
+  key: string;
+  failures: number;
+  window_started_at: number;
+  locked_until: number;
+}
+
+export interface OneTimeValuesTable {
+  key: string;
+  expires_at: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -247,4 +341,12 @@ export interface Database {
   runtime_registrations: RuntimeRegistrationsTable;
   join_tokens: JoinTokensTable;
   certificates: CertificatesTable;
+  refresh_tokens: RefreshTokensTable;
+  revoked_tokens: RevokedTokensTable;
+  client_credentials: ClientCredentialsTable;
+  identity_providers: IdentityProvidersTable;
+  scim_groups: ScimGroupsTable;
+  scim_group_members: ScimGroupMembersTable;
+  sign_in_throttle: SignInThrottleTable;
+  one_time_values: OneTimeValuesTable;
 }

@@ -25,6 +25,7 @@ export const evaluatePolicies: Step = {
         permissions: call.security.permissions,
         clearance: call.security.clearance,
         attributes: call.security.attributes,
+        claims: call.security.claims,
       },
       tenant: { id: call.security.tenantId },
       session: { id: session.sessionId, createdAt: session.createdAt },

@@ -5,10 +5,15 @@ import { KyselyApiKeyStore } from "./api-keys.ts";
 import { KyselyApprovalStore } from "./approvals.ts";
 import { KyselyTenantAuditReader } from "./audit-reader.ts";
 import { KyselyCertificateStore } from "./certificates.ts";
+import { KyselyClientCredentialStore } from "./client-credentials.ts";
 import { KyselyContractStore } from "./contracts.ts";
+import { KyselyGroupStore } from "./groups.ts";
+import { KyselyIdentityProviderStore } from "./identity-providers.ts";
 import { KyselyJoinTokenStore } from "./join-tokens.ts";
 import { KyselyPolicyStore } from "./policies.ts";
 import { KyselyPrincipalStore } from "./principals.ts";
+import { KyselyRefreshTokenStore } from "./refresh-tokens.ts";
+import { KyselyRevokedTokenStore } from "./revoked-tokens.ts";
 import { KyselyRoleStore } from "./roles.ts";
 import { KyselyRuntimeRegistrationStore } from "./runtimes.ts";
 import { KyselySessionStore } from "./sessions.ts";
@@ -34,6 +39,11 @@ export function createTenantStores(context: StoreContext, tenantId: string): Ten
     runtimes: new KyselyRuntimeRegistrationStore(context, tenantId),
     joinTokens: new KyselyJoinTokenStore(context, tenantId),
     certificates: new KyselyCertificateStore(context, tenantId),
+    refreshTokens: new KyselyRefreshTokenStore(context, tenantId),
+    revokedTokens: new KyselyRevokedTokenStore(context, tenantId),
+    clientCredentials: new KyselyClientCredentialStore(context, tenantId),
+    identityProviders: new KyselyIdentityProviderStore(context, tenantId),
+    groups: new KyselyGroupStore(context, tenantId),
     audit: new KyselyTenantAuditReader(context, tenantId),
   });
 }

@@ -1,0 +1,181 @@
+import { EnterpriseError, isErrorCode } from "../errors.ts";
+import type { AuditRecorder } from "../audit-recorder.ts";
+import type { Clock, IdSource, Store } from "../ports.ts";
+import type { IdentityProviderRecord, PrincipalRecord } from "../records.ts";
+import type { SessionManager } from "../sessions/session-manager.ts";
+import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
+import type { DirectoryLookup, ExternalIdentity } from "./external-identity.ts";
+import { mapExternalIdentity } from "./external-identity.ts";
+import { assertPrincipalUsable } from "./authenticate.ts";
+import type { RequestOrigin } from "./security-context.ts";
+import type { TokenService } from "./token-service.ts";
+
+const systemOrigin: RequestOrigin = { sourceIp: "", userAgent: "aesp-host", correlationId: "" };
+
+/**
+ * Turns a verified external identity into a Host principal, and keeps that principal in step
+ * with its provider.
+ *
+ * Rules enforced:
+ * - the provider belongs to one tenant and the principal is created in that tenant only: no claim
+ *   can move someone into another tenant;
+ * - a principal is linked to its provider account by (provider, subject), never by name or email,
+ *   so a second provider asserting the same email gets a different principal;
+ * - roles, groups, clearance and attributes are replaced from the provider at every sign-in and
+ *   sync; roles an administrator assigned in the Host are kept;
+ * - a principal disabled in the Host stays disabled whatever the provider says;
+ * - a provider account that is disabled or gone loses access at the next sync or sign-in: the
+ *   principal is disabled and its tokens and sessions are revoked at once.
+ */
+export class ExternalSignIn {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #ids: IdSource;
+  readonly #audit: AuditRecorder;
+  readonly #tenants: TenantDirectory;
+  readonly #tokens: TokenService;
+  readonly #sessions: SessionManager;
+
+  constructor(deps: { store: Store; clock: Clock; ids: IdSource; audit: AuditRecorder; tenants: TenantDirectory; tokens: TokenService; sessions: SessionManager }) {
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#ids = deps.ids;
+    this.#audit = deps.audit;
+    this.#tenants = deps.tenants;
+    this.#tokens = deps.tokens;
+    this.#sessions = deps.sessions;
+  }
+
+  /**
+   * Signs in someone a provider vouched for: links or creates their principal, synchronises it,
+   * and issues an access token and a refresh token.
+   * @throws EnterpriseError TENANT_SUSPENDED, AUTHENTICATION_FAILED (principal disabled in the Host, or unknown without JIT provisioning)
+   */
+  async signIn(origin: RequestOrigin, provider: IdentityProviderRecord, identity: ExternalIdentity, method: string) {
+    const principal = await this.syncPrincipal(origin, provider, identity);
+    assertPrincipalUsable(principal, this.#clock.now());
+    return this.#tokens.issue(principal, { amr: identity.amr, acr: identity.acr, providerId: provider.providerId, method }, origin, true);
+  }
+
+  /**
+   * Links or creates the principal for `identity` and replaces its synchronised fields.
+   * @throws EnterpriseError TENANT_SUSPENDED, AUTHENTICATION_FAILED (unknown principal and JIT provisioning off)
+   */
+  async syncPrincipal(origin: RequestOrigin, provider: IdentityProviderRecord, identity: ExternalIdentity): Promise<PrincipalRecord> {
+    if (identity.providerId !== provider.providerId) throw new EnterpriseError("INTERNAL_ERROR", { message: "Identity asserted by another provider." });
+    const snapshot = await this.#tenants.snapshot(provider.tenantId);
+    if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
+    if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: provider.tenantId });
+    const mapped = mapExternalIdentity(identity, provider.mapping, (role) => snapshot.roles.has(role));
+    const stores = this.#store.forTenant(provider.tenantId);
+    const now = this.#clock.now();
+    for (let attempt = 0; ; attempt++) {
+      const existing = await stores.principals.findByExternalSubject(provider.providerId, identity.subject);
+      try {
+        let principal: PrincipalRecord;
+        if (existing === null) {
+          if (!provider.jitProvisioning) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "not_provisioned" } });
+          principal = {
+            tenantId: provider.tenantId,
+            principalId: this.#ids.newId("usr"),
+            type: "USER",
+            displayName: (identity.displayName || identity.username || identity.subject).slice(0, 128),
+            description: `Signed in through ${provider.providerId}`,
+            roles: [],
+            permissions: [],
+            clearance: mapped.clearance,
+            status: "ACTIVE",
+            attributes: mapped.attributes,
+            createdAt: now,
+            createdBy: `idp:${provider.providerId}`,
+            expiresAt: null,
+            userName: identity.username.slice(0, 256),
+            providerId: provider.providerId,
+            externalSubject: identity.subject,
+            groups: mapped.groups,
+            syncedRoles: mapped.roles,
+            syncedAt: now,
+            tokensValidAfter: 0,
+            revision: 0,
+          };
+          await stores.principals.create(principal);
+        } else {
+          principal = {
+            ...existing,
+            displayName: (identity.displayName || existing.displayName).slice(0, 128),
+            userName: identity.username === "" ? existing.userName : identity.username.slice(0, 256),
+            clearance: mapped.clearance,
+            attributes: mapped.attributes,
+            groups: mapped.groups,
+            syncedRoles: mapped.roles,
+            syncedAt: now,
+            revision: existing.revision + 1,
+          };
+          await stores.principals.update(principal, existing.revision);
+        }
+        this.#tenants.forgetPrincipal(provider.tenantId, principal.principalId);
+        await this.#audit.record({
+          eventType: "principal.synced",
+          tenantId: provider.tenantId,
+          principalId: principal.principalId,
+          resource: `principal:${principal.principalId}`,
+          action: "sync",
+          outcome: "SUCCESS",
+          origin,
+          metadata: { provider_id: provider.providerId, created: String(existing === null), roles: mapped.roles.join(","), groups: mapped.groups.join(",").slice(0, 1024) },
+        });
+        return principal;
+      } catch (err) {
+        // Two first sign-ins racing, or a concurrent update: re-read and apply again.
+        if (!isErrorCode(err, "ALREADY_EXISTS", "CONFLICT") || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  /**
+   * Applies a directory's answer about a linked principal (scheduled sync): refreshes it when
+   * active, deprovisions it when disabled or gone.
+   * @returns what happened to the principal.
+   */
+  async applyDirectoryLookup(provider: IdentityProviderRecord, principal: PrincipalRecord, lookup: DirectoryLookup): Promise<"synced" | "deprovisioned" | "unchanged"> {
+    if (lookup.state === "active") {
+      if (principal.status !== "ACTIVE") return "unchanged";
+      await this.syncPrincipal(systemOrigin, provider, lookup.identity);
+      return "synced";
+    }
+    if (principal.status !== "ACTIVE") return "unchanged";
+    await this.deprovision(systemOrigin, principal.tenantId, principal.principalId, lookup.state === "disabled" ? "disabled" : "absent", provider.providerId, "system");
+    return "deprovisioned";
+  }
+
+  /**
+   * Disables a principal and ends its sessions and tokens at once.
+   * @param status - DISABLED (may come back) or REVOKED (deleted at the provider).
+   */
+  async deprovision(origin: RequestOrigin, tenantId: string, principalId: string, reason: string, providerId: string, actorPrincipalId: string, status: "DISABLED" | "REVOKED" = "DISABLED"): Promise<void> {
+    const stores = this.#store.forTenant(tenantId);
+    for (let attempt = 0; ; attempt++) {
+      const principal = await stores.principals.get(principalId);
+      if (principal === null) return;
+      try {
+        if (principal.status !== status) await stores.principals.update({ ...principal, status, revision: principal.revision + 1 }, principal.revision);
+        break;
+      } catch (err) {
+        if (!isErrorCode(err, "CONFLICT") || attempt >= 3) throw err;
+      }
+    }
+    this.#tenants.forgetPrincipal(tenantId, principalId);
+    const revoked = await this.#tokens.revokeAllForPrincipal(origin, tenantId, principalId, reason, actorPrincipalId);
+    const sessionsEnded = await this.#sessions.endForPrincipal(tenantId, principalId);
+    await this.#audit.record({
+      eventType: "principal.deprovisioned",
+      tenantId,
+      principalId: actorPrincipalId,
+      resource: `principal:${principalId}`,
+      action: "deprovision",
+      outcome: "SUCCESS",
+      origin,
+      metadata: { ...(providerId === "" ? {} : { provider_id: providerId }), reason, revoked_count: String(revoked), sessions_ended: String(sessionsEnded) },
+    });
+  }
+}
