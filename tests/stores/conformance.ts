@@ -6,8 +6,10 @@
  * It covers, for every port: CRUD and round-trips (JSON shapes, nulls,
  * numbers), not-found → null, duplicates → ALREADY_EXISTS, stale revisions →
  * CONFLICT, cursor pagination and ordering, tenant isolation on every tenant
- * store, single use of join tokens and the bootstrap record under
- * concurrency, audit appends (the head `link` sees, one gap-free chain from
+ * store, single use of join tokens, refresh tokens, revocations, one-time
+ * values and the bootstrap record under concurrency, principal filters (roles
+ * held directly or synchronised, LIKE wildcards taken literally), group
+ * membership kept in step with its groups, audit appends (the head `link` sees, one gap-free chain from
  * two Stores appending at once), transactions (commit, rollback, nesting),
  * and error hygiene (no SQL or driver text in messages).
  */
@@ -16,7 +18,7 @@ import { after, before, describe, it } from "node:test";
 import { EnterpriseError } from "@aesp/core";
 import type { ErrorCode } from "@aesp/core";
 import type { Store, TenantStores } from "@aesp/core";
-import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord } from "@aesp/core";
+import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord, PrincipalFilter } from "@aesp/core";
 import {
   apiKeyRecord,
   approvalRecord,
@@ -24,14 +26,19 @@ import {
   certificateRecord,
   chainHashOf,
   chainLink,
+  clientCredentialRecord,
   contractDefinition,
   contractRecord,
   EMPTY_CHAIN_HASH,
+  groupRecord,
+  identityProviderRecord,
   joinTokenRecord,
   keyMaterialRecord,
   leafHashOf,
   policyRecord,
   principalRecord,
+  refreshTokenRecord,
+  revokedTokenRecord,
   roleRecord,
   runtimeRecord,
   sessionRecord,
@@ -781,6 +788,440 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
       });
     });
 
+    describe("principals: external identity", () => {
+      it("round-trips login name, provider, subject, groups, synced roles and token cut-off", async () => {
+        const principal = principalRecord(a.tenantId, {
+          userName: "Ada.Lovelace",
+          providerId: "okta",
+          externalSubject: unique("sub"),
+          groups: ["cn=engineers,ou=groups", "Ünïcødé group"],
+          syncedRoles: ["developer", "viewer"],
+          syncedAt: 1_700_000_050_000,
+          tokensValidAfter: 1_700_000_060_000,
+        });
+        await a.principals.create(principal);
+        assert.deepEqual(await a.principals.get(principal.principalId), principal);
+        const resynced = { ...principal, groups: [], syncedRoles: ["admin"], syncedAt: 1_700_000_070_000, tokensValidAfter: 1_700_000_080_000 };
+        await a.principals.update(resynced, 1);
+        assert.deepEqual(await a.principals.get(principal.principalId), { ...resynced, revision: 2 });
+      });
+
+      it("findByExternalSubject finds the linked principal only, never a principal created in the Host", async () => {
+        const subject = unique("sub");
+        const linked = principalRecord(a.tenantId, { providerId: "okta", externalSubject: subject });
+        await a.principals.create(linked);
+        await a.principals.create(principalRecord(a.tenantId));
+        assert.deepEqual(await a.principals.findByExternalSubject("okta", subject), linked);
+        assert.equal(await a.principals.findByExternalSubject("okta", unique("sub")), null);
+        assert.equal(await a.principals.findByExternalSubject("azure", subject), null);
+        assert.equal(await a.principals.findByExternalSubject("", ""), null, "provider \"\" links to nothing");
+      });
+
+      it("a provider's subject is unique per tenant: ALREADY_EXISTS on create and on update", async () => {
+        const subject = unique("sub");
+        const first = principalRecord(a.tenantId, { providerId: "okta", externalSubject: subject });
+        await a.principals.create(first);
+        await assert.rejects(a.principals.create(principalRecord(a.tenantId, { providerId: "okta", externalSubject: subject })), withCode("ALREADY_EXISTS"));
+        const elsewhere = principalRecord(a.tenantId, { providerId: "azure", externalSubject: subject });
+        await a.principals.create(elsewhere);
+        await assert.rejects(a.principals.update({ ...elsewhere, providerId: "okta" }, 1), withCode("ALREADY_EXISTS"));
+        assert.deepEqual(await a.principals.get(elsewhere.principalId), elsewhere, "the refused update changed nothing");
+        // Another tenant may link the same account to a principal of its own.
+        await b.principals.create(principalRecord(b.tenantId, { providerId: "okta", externalSubject: subject }));
+        // Principals created in the Host all share provider "" and subject "": the uniqueness does not apply to them.
+        await a.principals.create(principalRecord(a.tenantId));
+        await a.principals.create(principalRecord(a.tenantId));
+      });
+
+      it("list and count: every filter alone and combined; roles match directly or through synchronisation", async () => {
+        const tenant = store.forTenant(unique("filter"));
+        const made = [
+          principalRecord(tenant.tenantId, { principalId: "p1", providerId: "okta", externalSubject: "s1", userName: "Ada.L", displayName: "Ada Lovelace", roles: ["analyst"] }),
+          principalRecord(tenant.tenantId, { principalId: "p2", userName: "grace", displayName: "Grace Hopper", roles: [], syncedRoles: ["admin"] }),
+          principalRecord(tenant.tenantId, { principalId: "p3", type: "SERVICE_ACCOUNT", providerId: "okta", externalSubject: "s3", displayName: "100%_done\\bot", roles: ["admin"] }),
+          principalRecord(tenant.tenantId, { principalId: "p4", providerId: "okta", externalSubject: "s4", status: "DISABLED", displayName: "ada king", roles: ["viewer"], syncedRoles: ["analyst"] }),
+          principalRecord(tenant.tenantId, { principalId: "p5", displayName: "100x_done", roles: ['quote"role', "viewer"] }),
+          principalRecord(tenant.tenantId, { principalId: "p6", userName: "ada.l.2", displayName: "Adams", roles: ["analysts"] }),
+        ];
+        for (const principal of made) await tenant.principals.create(principal);
+        const ids = (records: { principalId: string }[]) => records.map((record) => record.principalId);
+        const check = async (filter: Omit<PrincipalFilter, "limit">, expected: string[], message: string) => {
+          assert.deepEqual(ids(await tenant.principals.list({ ...filter, limit: 100 })), expected, message);
+          assert.equal(await tenant.principals.count({ ...filter, limit: 100 }), expected.length, `count: ${message}`);
+        };
+        await check({}, ["p1", "p2", "p3", "p5", "p6"], "active only by default");
+        await check({ includeInactive: true }, ["p1", "p2", "p3", "p4", "p5", "p6"], "includeInactive");
+        await check({ status: "DISABLED" }, ["p4"], "status alone");
+        await check({ status: "ACTIVE", includeInactive: true }, ["p1", "p2", "p3", "p5", "p6"], "status wins over includeInactive");
+        await check({ type: "SERVICE_ACCOUNT" }, ["p3"], "type");
+        await check({ providerId: "okta", includeInactive: true }, ["p1", "p3", "p4"], "provider");
+        await check({ providerId: "" }, ["p2", "p5", "p6"], "provider \"\" selects principals created in the Host");
+        await check({ userName: "ADA.l" }, ["p1"], "userName is exact but case-insensitive");
+        await check({ userName: "ada" }, [], "userName is no prefix match");
+        await check({ displayNamePrefix: "ADA", includeInactive: true }, ["p1", "p4", "p6"], "display name prefix, case-insensitive");
+        await check({ displayNamePrefix: "Lovelace" }, [], "a prefix, not a substring");
+        await check({ role: "analyst", includeInactive: true }, ["p1", "p4"], "role held directly or synchronised, never by substring");
+        await check({ role: "admin" }, ["p2", "p3"], "role through synced_roles");
+        await check({ role: 'quote"role' }, ["p5"], "a role with a quote");
+        await check({ role: 'analyst"]' }, [], "a role that looks like JSON matches nothing");
+        await check({ role: "analyst", providerId: "okta", status: "DISABLED" }, ["p4"], "filters combine");
+        await check({ role: "nobody" }, [], "unknown role");
+        const pages = await allPages(
+          (cursor) => tenant.principals.list(cursor === undefined ? { role: "admin", limit: 1 } : { role: "admin", limit: 1, cursor }),
+          (last) => last.principalId,
+          1,
+        );
+        assert.deepEqual(pages.map(ids), [["p2"], ["p3"], []]);
+        assert.equal(await tenant.principals.count({ role: "admin", limit: 1, cursor: "p2" }), 2, "count ignores limit and cursor");
+        await assert.rejects(tenant.principals.list({ limit: Number.NaN }), withCode("INVALID_ARGUMENT"));
+      });
+
+      it("displayNamePrefix takes %, _ and \\ literally", async () => {
+        const tenant = store.forTenant(unique("like"));
+        const names = ["100%_done\\bot", "100x_done", "100%xdone", "1000", "a_b", "axb", "back\\slash", "backslash"];
+        for (const [index, displayName] of names.entries()) await tenant.principals.create(principalRecord(tenant.tenantId, { principalId: `p${index}`, displayName }));
+        const matching = async (displayNamePrefix: string) =>
+          (await tenant.principals.list({ displayNamePrefix, limit: 100 })).map((record) => record.displayName).sort();
+        assert.deepEqual(await matching("100%"), ["100%_done\\bot", "100%xdone"]);
+        assert.deepEqual(await matching("100%_"), ["100%_done\\bot"]);
+        assert.deepEqual(await matching("100%_done\\"), ["100%_done\\bot"]);
+        assert.deepEqual(await matching("a_"), ["a_b"]);
+        assert.deepEqual(await matching("back\\"), ["back\\slash"]);
+        assert.deepEqual(await matching("%"), []);
+        assert.deepEqual(await matching("_"), []);
+        assert.equal(await tenant.principals.count({ displayNamePrefix: "100", limit: 0 }), 4);
+        assert.equal((await matching("")).length, names.length, "the empty prefix matches every name");
+      });
+    });
+
+    describe("refresh tokens", () => {
+      it("create/get round-trips every field; unknown → null; duplicate → ALREADY_EXISTS", async () => {
+        const token = refreshTokenRecord(a.tenantId, unique("usr"));
+        await a.refreshTokens.create(token);
+        assert.deepEqual(await a.refreshTokens.get(token.tokenId), token);
+        const used = refreshTokenRecord(a.tenantId, unique("usr"), { amr: [], usedAt: 5, revokedAt: 6 });
+        await a.refreshTokens.create(used);
+        assert.deepEqual(await a.refreshTokens.get(used.tokenId), used);
+        assert.equal(await a.refreshTokens.get(unique("rt")), null);
+        await assert.rejects(a.refreshTokens.create({ ...token, familyId: "other" }), withCode("ALREADY_EXISTS"));
+      });
+
+      it("markUsed succeeds once, and never on a revoked or unknown token", async () => {
+        const token = refreshTokenRecord(a.tenantId, unique("usr"));
+        await a.refreshTokens.create(token);
+        assert.equal(await a.refreshTokens.markUsed(token.tokenId, 5_000), true);
+        assert.equal(await a.refreshTokens.markUsed(token.tokenId, 6_000), false);
+        assert.deepEqual(await a.refreshTokens.get(token.tokenId), { ...token, usedAt: 5_000 });
+        const revoked = refreshTokenRecord(a.tenantId, unique("usr"), { revokedAt: 1_000 });
+        await a.refreshTokens.create(revoked);
+        assert.equal(await a.refreshTokens.markUsed(revoked.tokenId, 5_000), false);
+        assert.equal((await a.refreshTokens.get(revoked.tokenId))?.usedAt, null);
+        assert.equal(await a.refreshTokens.markUsed(unique("rt"), 5_000), false);
+      });
+
+      it("concurrent markUsed from two Stores on the same database: exactly one true", async () => {
+        const other = (await open()).forTenant(a.tenantId);
+        for (let round = 0; round < 5; round++) {
+          const token = refreshTokenRecord(a.tenantId, "usr_race");
+          await a.refreshTokens.create(token);
+          const results = await Promise.all([
+            a.refreshTokens.markUsed(token.tokenId, 1),
+            other.refreshTokens.markUsed(token.tokenId, 2),
+            a.refreshTokens.markUsed(token.tokenId, 3),
+            other.refreshTokens.markUsed(token.tokenId, 4),
+          ]);
+          assert.equal(results.filter(Boolean).length, 1, `round ${round}: exactly one rotation wins`);
+          const winner = results.indexOf(true) + 1;
+          assert.equal((await a.refreshTokens.get(token.tokenId))?.usedAt, winner, "the winner's time is recorded");
+        }
+      });
+
+      it("revokeFamily revokes the family's unrevoked tokens only, and counts them", async () => {
+        const principalId = unique("usr");
+        const familyId = unique("fam");
+        const first = refreshTokenRecord(a.tenantId, principalId, { familyId, usedAt: 100 });
+        const second = refreshTokenRecord(a.tenantId, principalId, { familyId });
+        const earlier = refreshTokenRecord(a.tenantId, principalId, { familyId, revokedAt: 50 });
+        const otherFamily = refreshTokenRecord(a.tenantId, principalId);
+        for (const token of [first, second, earlier, otherFamily]) await a.refreshTokens.create(token);
+        assert.equal(await a.refreshTokens.revokeFamily(familyId, 7_000), 2);
+        assert.equal(await a.refreshTokens.revokeFamily(familyId, 8_000), 0);
+        assert.equal((await a.refreshTokens.get(first.tokenId))?.revokedAt, 7_000);
+        assert.equal((await a.refreshTokens.get(second.tokenId))?.revokedAt, 7_000);
+        assert.equal((await a.refreshTokens.get(earlier.tokenId))?.revokedAt, 50, "an earlier revocation keeps its time");
+        assert.equal((await a.refreshTokens.get(otherFamily.tokenId))?.revokedAt, null);
+        assert.equal(await a.refreshTokens.markUsed(second.tokenId, 9_000), false, "a revoked token cannot rotate");
+        assert.equal(await a.refreshTokens.revokeFamily(unique("fam"), 1), 0);
+      });
+
+      it("revokeForPrincipal revokes every unrevoked token of the principal, across families", async () => {
+        const principalId = unique("usr");
+        const tokens = [
+          refreshTokenRecord(a.tenantId, principalId),
+          refreshTokenRecord(a.tenantId, principalId),
+          refreshTokenRecord(a.tenantId, principalId, { revokedAt: 10 }),
+        ];
+        const someoneElse = refreshTokenRecord(a.tenantId, unique("usr"));
+        for (const token of [...tokens, someoneElse]) await a.refreshTokens.create(token);
+        assert.equal(await a.refreshTokens.revokeForPrincipal(principalId, 3_000), 2);
+        assert.equal(await a.refreshTokens.revokeForPrincipal(principalId, 4_000), 0);
+        assert.equal((await a.refreshTokens.get(someoneElse.tokenId))?.revokedAt, null);
+      });
+    });
+
+    describe("revoked tokens", () => {
+      it("revoke records once; isRevoked reports it", async () => {
+        const revoked = revokedTokenRecord(a.tenantId, unique("usr"));
+        assert.equal(await a.revokedTokens.isRevoked(revoked.tokenId), false);
+        assert.equal(await a.revokedTokens.revoke(revoked), true);
+        assert.equal(await a.revokedTokens.isRevoked(revoked.tokenId), true);
+        assert.equal(await a.revokedTokens.revoke({ ...revoked, revokedAt: revoked.revokedAt + 1, reason: "again" }), false);
+        assert.equal(await a.revokedTokens.isRevoked(unique("jti")), false);
+      });
+
+      it("concurrent revocations from two Stores: exactly one true", async () => {
+        const other = (await open()).forTenant(a.tenantId);
+        const revoked = revokedTokenRecord(a.tenantId, unique("usr"));
+        const results = await Promise.all([a.revokedTokens.revoke(revoked), other.revokedTokens.revoke(revoked), a.revokedTokens.revoke(revoked)]);
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+    });
+
+    describe("client credentials", () => {
+      it("create/get, findByThumbprint, listForPrincipal oldest first, revokeForPrincipal", async () => {
+        const principalId = unique("svc");
+        const second = clientCredentialRecord(a.tenantId, principalId, { createdAt: 2_000, expiresAt: 9_000 });
+        const first = clientCredentialRecord(a.tenantId, principalId, {
+          createdAt: 1_000,
+          kind: "certificate",
+          material: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        });
+        const revoked = clientCredentialRecord(a.tenantId, principalId, { createdAt: 3_000, revokedAt: 2_500 });
+        const someoneElse = clientCredentialRecord(a.tenantId, unique("svc"));
+        for (const credential of [second, first, revoked, someoneElse]) await a.clientCredentials.create(credential);
+        assert.deepEqual(await a.clientCredentials.get(first.credentialId), first);
+        assert.equal(await a.clientCredentials.get(unique("cred")), null);
+        assert.deepEqual(await a.clientCredentials.findByThumbprint(second.thumbprint), second);
+        assert.deepEqual(await a.clientCredentials.findByThumbprint(revoked.thumbprint), revoked, "revoked credentials are found too");
+        assert.equal(await a.clientCredentials.findByThumbprint("00".repeat(32)), null);
+        assert.deepEqual(await a.clientCredentials.listForPrincipal(principalId), [first, second, revoked]);
+        assert.equal(await a.clientCredentials.revokeForPrincipal(principalId, 7_000), 2);
+        assert.equal(await a.clientCredentials.revokeForPrincipal(principalId, 8_000), 0);
+        assert.deepEqual(
+          (await a.clientCredentials.listForPrincipal(principalId)).map((credential) => credential.revokedAt),
+          [7_000, 7_000, 2_500],
+        );
+        assert.equal((await a.clientCredentials.get(someoneElse.credentialId))?.revokedAt, null);
+      });
+
+      it("duplicate id or thumbprint in a tenant → ALREADY_EXISTS; another tenant may pin the same thumbprint", async () => {
+        const credential = clientCredentialRecord(a.tenantId, unique("svc"));
+        await a.clientCredentials.create(credential);
+        await assert.rejects(a.clientCredentials.create({ ...credential, thumbprint: "ff".repeat(32) }), withCode("ALREADY_EXISTS"));
+        await assert.rejects(a.clientCredentials.create(clientCredentialRecord(a.tenantId, unique("svc"), { thumbprint: credential.thumbprint })), withCode("ALREADY_EXISTS"));
+        const theirs = clientCredentialRecord(b.tenantId, unique("svc"), { thumbprint: credential.thumbprint });
+        await b.clientCredentials.create(theirs);
+        assert.deepEqual(await b.clientCredentials.findByThumbprint(credential.thumbprint), theirs);
+        assert.deepEqual(await a.clientCredentials.findByThumbprint(credential.thumbprint), credential);
+      });
+    });
+
+    describe("identity providers", () => {
+      it("create/get round-trips settings, mapping and flags; unknown → null; duplicate → ALREADY_EXISTS", async () => {
+        const provider = identityProviderRecord(a.tenantId);
+        await a.identityProviders.create(provider);
+        assert.deepEqual(await a.identityProviders.get(provider.providerId), provider);
+        const bare = identityProviderRecord(a.tenantId, { kind: "ldap", enabled: false, jitProvisioning: false, settings: {}, mapping: {} });
+        await a.identityProviders.create(bare);
+        assert.deepEqual(await a.identityProviders.get(bare.providerId), bare);
+        assert.equal(await a.identityProviders.get("nobody"), null);
+        await assert.rejects(a.identityProviders.create({ ...provider, displayName: "Impostor" }), withCode("ALREADY_EXISTS"));
+      });
+
+      it("update bumps the revision; stale → CONFLICT; unknown → NOT_FOUND", async () => {
+        const provider = identityProviderRecord(a.tenantId, { kind: "saml" });
+        await a.identityProviders.create(provider);
+        const changed = { ...provider, enabled: false, settings: { entityId: "urn:acme" }, mapping: { defaultRoles: ["viewer"] }, updatedAt: 9, updatedBy: "usr_ciso" };
+        await a.identityProviders.update(changed, 1);
+        assert.deepEqual(await a.identityProviders.get(provider.providerId), { ...changed, revision: 2 });
+        await assert.rejects(a.identityProviders.update({ ...provider, displayName: "Lost update" }, 1), withCode("CONFLICT"));
+        assert.equal((await a.identityProviders.get(provider.providerId))?.displayName, provider.displayName);
+        await assert.rejects(a.identityProviders.update(identityProviderRecord(a.tenantId), 1), withCode("NOT_FOUND"));
+      });
+
+      it("list is ordered by providerId; delete reports whether it deleted", async () => {
+        const tenant = store.forTenant(unique("idp"));
+        const okta = identityProviderRecord(tenant.tenantId, { providerId: "okta" });
+        const azure = identityProviderRecord(tenant.tenantId, { providerId: "azure-ad", kind: "saml" });
+        const ldap = identityProviderRecord(tenant.tenantId, { providerId: "corp-ldap", kind: "ldap" });
+        for (const provider of [okta, azure, ldap]) await tenant.identityProviders.create(provider);
+        assert.deepEqual(await tenant.identityProviders.list(), [azure, ldap, okta]);
+        assert.equal(await tenant.identityProviders.delete("corp-ldap"), true);
+        assert.equal(await tenant.identityProviders.delete("corp-ldap"), false);
+        assert.equal(await tenant.identityProviders.get("corp-ldap"), null);
+        assert.deepEqual(await tenant.identityProviders.list(), [azure, okta]);
+      });
+    });
+
+    describe("groups", () => {
+      it("create/get round-trips members as written; unknown → null; duplicate → ALREADY_EXISTS and no member rows", async () => {
+        const alice = unique("usr");
+        const bob = unique("usr");
+        const group = groupRecord(a.tenantId, [bob, alice]);
+        await a.groups.create(group);
+        assert.deepEqual(await a.groups.get(group.groupId), group);
+        assert.equal(await a.groups.get(unique("grp")), null);
+        const intruder = unique("usr");
+        await assert.rejects(a.groups.create({ ...group, members: [intruder] }), withCode("ALREADY_EXISTS"));
+        assert.deepEqual(await a.groups.listForMember(intruder), [], "the refused create left no member row behind");
+        const empty = groupRecord(a.tenantId, [], { externalId: "" });
+        await a.groups.create(empty);
+        assert.deepEqual(await a.groups.get(empty.groupId), empty);
+      });
+
+      it("findByDisplayName matches the exact name", async () => {
+        const group = groupRecord(a.tenantId, [], { displayName: unique("Ops Team") });
+        await a.groups.create(group);
+        assert.deepEqual(await a.groups.findByDisplayName(group.displayName), group);
+        assert.equal(await a.groups.findByDisplayName(group.displayName.slice(0, -1)), null);
+        assert.equal(await a.groups.findByDisplayName(unique("nobody")), null);
+      });
+
+      it("listForMember follows creates, updates and deletes", async () => {
+        const tenant = store.forTenant(unique("grp"));
+        const [alice, bob, carol] = ["usr_alice", "usr_bob", "usr_carol"];
+        const engineers = groupRecord(tenant.tenantId, [alice, bob], { groupId: "g_eng" });
+        const admins = groupRecord(tenant.tenantId, [alice, alice], { groupId: "g_adm" });
+        await tenant.groups.create(engineers);
+        await tenant.groups.create(admins);
+        const groupIds = (records: { groupId: string }[]) => records.map((record) => record.groupId);
+        assert.deepEqual(groupIds(await tenant.groups.listForMember(alice)), ["g_adm", "g_eng"]);
+        assert.deepEqual(groupIds(await tenant.groups.listForMember(bob)), ["g_eng"]);
+        assert.deepEqual(await tenant.groups.listForMember(carol), []);
+        assert.deepEqual((await tenant.groups.get("g_adm"))?.members, [alice, alice], "members round-trip as written");
+
+        const reshuffled = { ...engineers, members: [carol, bob], displayName: "Engineering", updatedAt: 5 };
+        await tenant.groups.update(reshuffled, 1);
+        assert.deepEqual(await tenant.groups.get("g_eng"), { ...reshuffled, revision: 2 });
+        assert.deepEqual(groupIds(await tenant.groups.listForMember(alice)), ["g_adm"]);
+        assert.deepEqual(groupIds(await tenant.groups.listForMember(bob)), ["g_eng"]);
+        assert.deepEqual(await tenant.groups.listForMember(carol), [{ ...reshuffled, revision: 2 }]);
+
+        assert.equal(await tenant.groups.delete("g_eng"), true);
+        assert.equal(await tenant.groups.delete("g_eng"), false);
+        assert.equal(await tenant.groups.get("g_eng"), null);
+        assert.deepEqual(await tenant.groups.listForMember(carol), []);
+        assert.deepEqual(await tenant.groups.listForMember(bob), []);
+        assert.deepEqual(groupIds(await tenant.groups.listForMember(alice)), ["g_adm"]);
+      });
+
+      it("update: stale → CONFLICT and the members stay; unknown → NOT_FOUND", async () => {
+        const member = unique("usr");
+        const group = groupRecord(a.tenantId, [member]);
+        await a.groups.create(group);
+        await a.groups.update({ ...group, displayName: "renamed" }, 1);
+        const newcomer = unique("usr");
+        await assert.rejects(a.groups.update({ ...group, members: [newcomer] }, 1), withCode("CONFLICT"));
+        assert.deepEqual(await a.groups.listForMember(newcomer), [], "a refused update adds no member");
+        assert.equal((await a.groups.listForMember(member)).length, 1, "a refused update removes no member");
+        await assert.rejects(a.groups.update(groupRecord(a.tenantId, [newcomer]), 1), withCode("NOT_FOUND"));
+        assert.deepEqual(await a.groups.listForMember(newcomer), []);
+      });
+
+      it("large groups: thousands of members written, diffed on update, and removed on delete", async () => {
+        const tenant = store.forTenant(unique("big"));
+        const members = Array.from({ length: 1_234 }, (_, index) => `usr_${String(index).padStart(5, "0")}`);
+        const group = groupRecord(tenant.tenantId, members);
+        await tenant.groups.create(group);
+        assert.equal((await tenant.groups.listForMember("usr_01233")).length, 1);
+        const kept = members.filter((_, index) => index % 3 !== 0);
+        const added = Array.from({ length: 700 }, (_, index) => `usr_new_${index}`);
+        await tenant.groups.update({ ...group, members: [...kept, ...added] }, 1);
+        assert.deepEqual(await tenant.groups.listForMember("usr_00000"), []);
+        assert.equal((await tenant.groups.listForMember("usr_00001")).length, 1);
+        assert.equal((await tenant.groups.listForMember("usr_new_699")).length, 1);
+        assert.equal((await tenant.groups.get(group.groupId))?.members.length, kept.length + added.length);
+        assert.equal(await tenant.groups.delete(group.groupId), true);
+        assert.deepEqual(await tenant.groups.listForMember("usr_new_699"), []);
+      });
+
+      it("list: ordered by groupId, cursor-paginated; count", async () => {
+        const tenant = store.forTenant(unique("grl"));
+        assert.equal(await tenant.groups.count(), 0);
+        for (const groupId of ["g3", "g1", "g4", "g2", "g5"]) await tenant.groups.create(groupRecord(tenant.tenantId, [], { groupId }));
+        const groupIds = (records: { groupId: string }[]) => records.map((record) => record.groupId);
+        assert.deepEqual(groupIds(await tenant.groups.list({ limit: 100 })), ["g1", "g2", "g3", "g4", "g5"]);
+        const pages = await allPages(
+          (cursor) => tenant.groups.list(cursor === undefined ? { limit: 2 } : { limit: 2, cursor }),
+          (last) => last.groupId,
+          2,
+        );
+        assert.deepEqual(pages.map(groupIds), [["g1", "g2"], ["g3", "g4"], ["g5"], []]);
+        assert.equal(await tenant.groups.count(), 5);
+        await assert.rejects(tenant.groups.list({ limit: Number.POSITIVE_INFINITY }), withCode("INVALID_ARGUMENT"));
+      });
+    });
+
+    describe("sign-in throttle (platform)", () => {
+      it("put creates and replaces; get unknown → null; delete forgets, and is a no-op when absent", async () => {
+        const key = unique("account:acme/ada");
+        assert.equal(await store.platform.signInThrottle.get(key), null);
+        const first = { key, failures: 1, windowStartedAt: 1_000, lockedUntil: 0 };
+        await store.platform.signInThrottle.put(first);
+        assert.deepEqual(await store.platform.signInThrottle.get(key), first);
+        const locked = { key, failures: 5, windowStartedAt: 1_000, lockedUntil: 1_700_000_900_000 };
+        await store.platform.signInThrottle.put(locked);
+        assert.deepEqual(await store.platform.signInThrottle.get(key), locked);
+        const other = { key: unique("ip:127.0.0.1"), failures: 2, windowStartedAt: 3, lockedUntil: 0 };
+        await store.platform.signInThrottle.put(other);
+        await store.platform.signInThrottle.delete(key);
+        assert.equal(await store.platform.signInThrottle.get(key), null);
+        assert.deepEqual(await store.platform.signInThrottle.get(other.key), other, "deleting one key leaves the others");
+        await store.platform.signInThrottle.delete(key);
+      });
+    });
+
+    describe("one-time values (platform)", () => {
+      it("claim succeeds once while the entry lives, and again once it expired", async () => {
+        const key = unique("saml:assertion");
+        assert.equal(await store.platform.oneTimeValues.claim(key, 2_000, 1_000), true);
+        assert.equal(await store.platform.oneTimeValues.claim(key, 3_000, 1_500), false, "a live entry refuses a second claim");
+        assert.equal(await store.platform.oneTimeValues.claim(key, 3_000, 1_999), false);
+        assert.equal(await store.platform.oneTimeValues.claim(key, 4_000, 2_000), true, "expiresAt == now is expired");
+        assert.equal(await store.platform.oneTimeValues.claim(key, 5_000, 3_000), false, "the new claim's expiry holds");
+        assert.equal(await store.platform.oneTimeValues.claim(key, 9_000, 4_000), true);
+      });
+
+      it("concurrent claims from two Stores on the same database: exactly one true", async () => {
+        const other = await open();
+        for (let round = 0; round < 5; round++) {
+          const key = unique("jti");
+          const results = await Promise.all([
+            store.platform.oneTimeValues.claim(key, 10_000, 1),
+            other.platform.oneTimeValues.claim(key, 10_000, 1),
+            store.platform.oneTimeValues.claim(key, 10_000, 1),
+            other.platform.oneTimeValues.claim(key, 10_000, 1),
+          ]);
+          assert.equal(results.filter(Boolean).length, 1, `round ${round}: exactly one claim wins`);
+        }
+      });
+
+      it("purgeExpired deletes entries expired at now and counts them", async () => {
+        await store.platform.oneTimeValues.purgeExpired(Number.MAX_SAFE_INTEGER);
+        const early = unique("jti");
+        const edge = unique("jti");
+        const late = unique("jti");
+        for (const [key, expiresAt] of [[early, 100], [edge, 200], [late, 300]] as const) {
+          assert.equal(await store.platform.oneTimeValues.claim(key, expiresAt, 0), true);
+        }
+        assert.equal(await store.platform.oneTimeValues.purgeExpired(200), 2);
+        assert.equal(await store.platform.oneTimeValues.purgeExpired(200), 0);
+        assert.equal(await store.platform.oneTimeValues.claim(late, 400, 250), false, "the live entry survived the purge");
+        assert.equal(await store.platform.oneTimeValues.claim(early, 400, 250), true, "a purged key can be claimed again");
+        assert.equal(await store.platform.oneTimeValues.purgeExpired(1_000), 2);
+      });
+    });
+
     describe("tenant isolation", () => {
       const foreign = { message: "a record naming another tenant is refused" };
 
@@ -895,6 +1336,87 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.deepEqual(await a.certificates.get(certificate.serial), certificate);
       });
 
+      it("principals: another tenant's linked accounts, counts and filters see nothing", async () => {
+        const subject = unique("sub");
+        const role = unique("role");
+        const principal = principalRecord(a.tenantId, { providerId: "okta", externalSubject: subject, userName: subject, syncedRoles: [role] });
+        await a.principals.create(principal);
+        assert.equal(await b.principals.findByExternalSubject("okta", subject), null);
+        assert.deepEqual(await b.principals.list({ role, limit: 10 }), []);
+        assert.deepEqual(await b.principals.list({ userName: subject, limit: 10 }), []);
+        assert.equal(await b.principals.count({ role, limit: 10 }), 0);
+        assert.equal(await a.principals.count({ role, limit: 10 }), 1);
+        assert.deepEqual(await a.principals.findByExternalSubject("okta", subject), principal);
+      });
+
+      it("refresh tokens: invisible and not usable or revocable through another tenant", async () => {
+        const token = refreshTokenRecord(a.tenantId, unique("usr"));
+        await a.refreshTokens.create(token);
+        assert.equal(await b.refreshTokens.get(token.tokenId), null);
+        assert.equal(await b.refreshTokens.markUsed(token.tokenId, 1), false);
+        assert.equal(await b.refreshTokens.revokeFamily(token.familyId, 1), 0);
+        assert.equal(await b.refreshTokens.revokeForPrincipal(token.principalId, 1), 0);
+        await assert.rejects(b.refreshTokens.create(refreshTokenRecord(a.tenantId, "usr_x")), withCode("INVALID_ARGUMENT"));
+        assert.deepEqual(await a.refreshTokens.get(token.tokenId), token, "untouched for its own tenant");
+        assert.equal(await a.refreshTokens.markUsed(token.tokenId, 2), true);
+      });
+
+      it("revoked tokens: a revocation in one tenant is no revocation in another", async () => {
+        const revoked = revokedTokenRecord(a.tenantId, unique("usr"));
+        assert.equal(await a.revokedTokens.revoke(revoked), true);
+        assert.equal(await b.revokedTokens.isRevoked(revoked.tokenId), false);
+        await assert.rejects(b.revokedTokens.revoke(revoked), withCode("INVALID_ARGUMENT"));
+        assert.equal(await b.revokedTokens.revoke({ ...revoked, tenantId: b.tenantId }), true, "tenant B's token of the same id is its own");
+        assert.equal(await a.revokedTokens.isRevoked(revoked.tokenId), true);
+      });
+
+      it("client credentials: invisible, unlisted and not revocable through another tenant", async () => {
+        const credential = clientCredentialRecord(a.tenantId, unique("svc"));
+        await a.clientCredentials.create(credential);
+        assert.equal(await b.clientCredentials.get(credential.credentialId), null);
+        assert.equal(await b.clientCredentials.findByThumbprint(credential.thumbprint), null);
+        assert.deepEqual(await b.clientCredentials.listForPrincipal(credential.principalId), []);
+        assert.equal(await b.clientCredentials.revokeForPrincipal(credential.principalId, 1), 0);
+        await assert.rejects(b.clientCredentials.create(clientCredentialRecord(a.tenantId, "svc_x")), withCode("INVALID_ARGUMENT"));
+        assert.deepEqual(await a.clientCredentials.get(credential.credentialId), credential);
+      });
+
+      it("identity providers: invisible, unlisted, not updatable and not deletable through another tenant", async () => {
+        const provider = identityProviderRecord(a.tenantId);
+        await a.identityProviders.create(provider);
+        assert.equal(await b.identityProviders.get(provider.providerId), null);
+        assert.ok(!(await b.identityProviders.list()).some((record) => record.providerId === provider.providerId));
+        await assert.rejects(b.identityProviders.update(provider, 1), withCode("INVALID_ARGUMENT"));
+        await assert.rejects(b.identityProviders.update({ ...provider, tenantId: b.tenantId, enabled: false }, 1), withCode("NOT_FOUND"));
+        assert.equal(await b.identityProviders.delete(provider.providerId), false);
+        await assert.rejects(b.identityProviders.create(identityProviderRecord(a.tenantId)), withCode("INVALID_ARGUMENT"));
+        assert.deepEqual(await a.identityProviders.get(provider.providerId), provider);
+      });
+
+      it("groups: invisible, unlisted, uncounted, not updatable and not deletable through another tenant", async () => {
+        const member = unique("usr");
+        const group = groupRecord(a.tenantId, [member]);
+        await a.groups.create(group);
+        const countB = await b.groups.count();
+        assert.equal(await b.groups.get(group.groupId), null);
+        assert.equal(await b.groups.findByDisplayName(group.displayName), null);
+        assert.ok(!(await b.groups.list({ limit: 1000 })).some((record) => record.groupId === group.groupId));
+        assert.deepEqual(await b.groups.listForMember(member), []);
+        await assert.rejects(b.groups.update(group, 1), withCode("INVALID_ARGUMENT"));
+        await assert.rejects(b.groups.update({ ...group, tenantId: b.tenantId, members: [] }, 1), withCode("NOT_FOUND"));
+        assert.equal(await b.groups.delete(group.groupId), false);
+        await assert.rejects(b.groups.create(groupRecord(a.tenantId)), withCode("INVALID_ARGUMENT"));
+        assert.equal(await b.groups.count(), countB);
+        assert.deepEqual(await a.groups.get(group.groupId), group);
+        assert.deepEqual(await a.groups.listForMember(member), [group]);
+        // The same group id in tenant B is a different group with its own members.
+        const theirs = { ...group, tenantId: b.tenantId, members: [unique("usr")] };
+        await b.groups.create(theirs);
+        assert.deepEqual(await b.groups.listForMember(member), []);
+        assert.equal(await b.groups.delete(group.groupId), true);
+        assert.deepEqual(await a.groups.listForMember(member), [group], "deleting B's group left A's members alone");
+      });
+
       it("audit: another tenant's events are invisible to every filter", async () => {
         const draft = auditDraft({ tenantId: a.tenantId, correlationId: unique("cor"), principalId: "usr_shared" });
         await store.platform.auditLog.append([draft], chainLink([draft]));
@@ -982,6 +1504,28 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           /outer failed/,
         );
         assert.equal(await store.platform.tenants.get(inner.tenantId), null);
+      });
+
+      it("group writes join the caller's transaction: a rollback undoes the group and its member rows", async () => {
+        const tenantId = unique("txg");
+        const member = unique("usr");
+        const kept = groupRecord(tenantId, [member]);
+        await store.forTenant(tenantId).groups.create(kept);
+        const dropped = groupRecord(tenantId, [member]);
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            const groups = tx.forTenant(tenantId).groups;
+            await groups.create(dropped);
+            await groups.update({ ...kept, members: [] }, 1);
+            assert.deepEqual(await groups.listForMember(member), [dropped], "reads inside see the transaction's writes");
+            throw new Error("work failed");
+          }),
+          /work failed/,
+        );
+        const groups = store.forTenant(tenantId).groups;
+        assert.equal(await groups.get(dropped.groupId), null);
+        assert.deepEqual(await groups.listForMember(member), [kept]);
+        assert.deepEqual(await groups.get(kept.groupId), kept);
       });
 
       it("an optimistic update inside a transaction still detects a stale revision", async () => {

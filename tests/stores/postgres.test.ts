@@ -78,7 +78,17 @@ async function dropSchema(schema: string): Promise<void> {
 }
 
 /** Tables that belong to the platform, not to a tenant. */
-const PLATFORM_TABLES = new Set(["schema_migrations", "tenants", "key_material", "bootstrap", "audit_events", "audit_head", "audit_checkpoints"]);
+const PLATFORM_TABLES = new Set([
+  "schema_migrations",
+  "tenants",
+  "key_material",
+  "bootstrap",
+  "audit_events",
+  "audit_head",
+  "audit_checkpoints",
+  "sign_in_throttle",
+  "one_time_values",
+]);
 
 if (skip) {
   it("PostgreSQL store tests", { skip: "AESP_TEST_SKIP_POSTGRES=1" }, () => {});
@@ -117,9 +127,12 @@ if (skip) {
         "select table_name from information_schema.tables where table_schema = $1 order by table_name",
         [schema],
       );
-      assert.ok(tables.length >= 17, "every table is in the configured schema");
+      assert.ok(tables.length >= 25, "every table is in the configured schema");
       const migrations = await adminQuery(`select version, name from "${schema}".schema_migrations order by version`);
-      assert.deepEqual(migrations, [{ version: 1, name: "initial-schema" }]);
+      assert.deepEqual(migrations, [
+        { version: 1, name: "initial-schema" },
+        { version: 2, name: "identity" },
+      ]);
     });
 
     it("every tenant table leads its primary key with tenant_id", async () => {
@@ -133,7 +146,7 @@ if (skip) {
         [schema],
       );
       const tenantTables = rows.filter((row) => !PLATFORM_TABLES.has(row.table_name));
-      assert.equal(tenantTables.length, 10);
+      assert.equal(tenantTables.length, 16);
       for (const row of tenantTables) assert.equal(row.column_name, "tenant_id", `${row.table_name}: tenant_id is the first primary-key column`);
     });
 
@@ -153,8 +166,8 @@ if (skip) {
       try {
         await first.ping();
         await second.ping();
-        const migrations = await adminQuery(`select version from "${concurrentSchema}".schema_migrations`);
-        assert.deepEqual(migrations, [{ version: 1 }]);
+        const migrations = await adminQuery(`select version from "${concurrentSchema}".schema_migrations order by version`);
+        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }]);
       } finally {
         await first.close();
         await second.close();

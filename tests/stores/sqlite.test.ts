@@ -24,7 +24,17 @@ runStoreConformance("sqlite", () => openStore({ kind: "sqlite", path: conformanc
 });
 
 /** Tables that belong to the platform, not to a tenant. */
-const PLATFORM_TABLES = new Set(["schema_migrations", "tenants", "key_material", "bootstrap", "audit_events", "audit_head", "audit_checkpoints"]);
+const PLATFORM_TABLES = new Set([
+  "schema_migrations",
+  "tenants",
+  "key_material",
+  "bootstrap",
+  "audit_events",
+  "audit_head",
+  "audit_checkpoints",
+  "sign_in_throttle",
+  "one_time_values",
+]);
 
 describe("SQLite specifics", () => {
   it("opens connections in WAL mode with synchronous=FULL, foreign keys on and no blocking busy handler", () => {
@@ -58,7 +68,10 @@ describe("SQLite specifics", () => {
     const raw = new Database(path, { readonly: true });
     try {
       const rows = raw.prepare("select version, name from schema_migrations order by version").all();
-      assert.deepEqual(rows, [{ version: 1, name: "initial-schema" }]);
+      assert.deepEqual(rows, [
+        { version: 1, name: "initial-schema" },
+        { version: 2, name: "identity" },
+      ]);
     } finally {
       raw.close();
     }
@@ -76,7 +89,7 @@ describe("SQLite specifics", () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("select version from schema_migrations").all(), [{ version: 1 }]);
+      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }]);
     } finally {
       raw.close();
     }
@@ -94,12 +107,18 @@ describe("SQLite specifics", () => {
         "api_keys",
         "approval_requests",
         "certificates",
+        "client_credentials",
         "contracts",
+        "identity_providers",
         "join_tokens",
         "policies",
         "principals",
+        "refresh_tokens",
+        "revoked_tokens",
         "roles",
         "runtime_registrations",
+        "scim_group_members",
+        "scim_groups",
         "sessions",
       ]);
       for (const table of tenantTables) {

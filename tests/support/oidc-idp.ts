@@ -89,7 +89,7 @@ export interface OidcIdp {
 interface ProviderInstance {
   callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
   use(middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
-  readonly Session: { prototype: { loginAccount(details: Record<string, unknown>): void } };
+  readonly Session: { prototype: { loginAccount: (this: unknown, details: Record<string, unknown>) => void } };
 }
 interface KoaContext {
   readonly path: string;

@@ -118,7 +118,7 @@ export async function loginWithAuthorizationCode(options: OidcLoginOptions, io: 
     }
     const callbackUrl = await raceDeadline(listener.callback, deadline.signal, options.timeoutSeconds);
     const tokens = await client
-      .authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true }, undefined, { signal: deadline.signal })
+      .authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true })
       .catch((err: unknown) => {
         throw providerFailure(options.issuer, err);
       });

@@ -69,3 +69,13 @@ export type {
   SamlAssertion,
   SamlServiceProvider,
 } from "./identity/external-identity.ts";
+export {
+  ScimError,
+  ScimService,
+  SCIM_PROVIDER_ID,
+  resourceTypeDocuments as scimResourceTypeDocuments,
+  schemaDocuments as scimSchemaDocuments,
+  serviceProviderConfig as scimServiceProviderConfig,
+  toScimError,
+} from "./identity/scim/index.ts";
+export type { ScimCaller, ScimLifecycle, ScimListQuery, ScimResourceResponse, ScimServiceDeps, ScimType, ScimWriteOptions } from "./identity/scim/index.ts";

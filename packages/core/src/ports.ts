@@ -286,6 +286,11 @@ export interface SignInThrottleStore {
 export interface OneTimeValueStore {
   /** Inserts `key` iff it is absent or expired at `now`; false when a live entry exists. */
   claim(key: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Stores `value` under `key` until `expiresAt`, replacing any entry (e.g. SAML request ids). */
+  put(key: string, value: string, expiresAt: number): Promise<void>;
+  /** The value under `key`, or null when absent or expired at `now`. */
+  get(key: string, now: number): Promise<string | null>;
+  delete(key: string): Promise<void>;
   /** Deletes entries expired at `now`; returns how many. */
   purgeExpired(now: number): Promise<number>;
 }

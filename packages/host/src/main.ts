@@ -12,8 +12,12 @@ import {
   Authenticator,
   ContractRegistry,
   EnterpriseError,
+  ExternalSignIn,
   GovernanceService,
+  IdentityProviders,
   IdentityService,
+  SignInThrottle,
+  TokenService,
   PolicyRegistry,
   RuntimeAdmission,
   RuntimeDirectory,
@@ -32,7 +36,17 @@ import { loadOrCreateKey } from "./crypto/key-material.ts";
 import { createEd25519Signer, nodeHasher, nodeIdSource, rawEd25519PublicKey, ScryptSecretHasher, systemClock } from "./crypto/node-crypto-ports.ts";
 import { startGateway } from "./gateway/server.ts";
 import type { Gateway } from "./gateway/server.ts";
-import { JwtAccessTokens } from "./identity/jwt-access-tokens.ts";
+import {
+  DirectorySync,
+  HostCredentialInspector,
+  IdentityAdapters,
+  JoseClientAssertionVerifier,
+  OidcBearerAuthenticator,
+  StoreReplayGuard,
+  StoreSamlRequestCache,
+} from "./identity/identity-adapters.ts";
+import { JwtAccessTokens, TokenSigningKeys } from "./identity/jwt-access-tokens.ts";
+import { HostProviderSettingsCodec } from "./identity/provider-settings.ts";
 import { createLogger } from "./observability/logger.ts";
 import { HostMetrics } from "./observability/metrics.ts";
 import { CertificateAuthority } from "./pki/certificate-authority.ts";
@@ -95,7 +109,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
   try {
     const masterKey = await loadOrCreateMasterKey({ dataDir: config.dataDir, env: options.env ?? {} });
     const ca = await CertificateAuthority.open({ keys: store.platform.keys, masterKey, trustDomain: v.trust_domain, clock, ids });
-    const tokenKey = await loadOrCreateKey(store.platform.keys, masterKey, "token-signing", "Ed25519", clock, ids);
+    const signingKeys = await TokenSigningKeys.open(store.platform.keys, masterKey, clock);
     const auditKey = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, ids);
 
     const auditLog = new AuditLog(
@@ -120,29 +134,81 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     checkpointTimer.unref();
     closers.push(async () => clearInterval(checkpointTimer));
 
-    const tenants = new TenantDirectory({ store, clock });
-    const tokens = new JwtAccessTokens({
-      issuer: v["identity.token_issuer"],
-      audience: "aesp-api",
-      signing: { keyId: tokenKey.record.keyId, privateKey: tokenKey.privateKey, publicKey: tokenKey.publicKey },
-      verifying: [],
+    const tenants = new TenantDirectory({ store, clock, principalTtlMs: v["identity.principal_cache_ms"] });
+    const tokenAudience = "aesp-api";
+    const accessTokens = new JwtAccessTokens({ issuer: v["identity.token_issuer"], audience: tokenAudience, keys: signingKeys, clock, ids });
+    const keyReload = setInterval(() => signingKeys.reload().catch((err: unknown) => logger.error({ err }, "token key reload failed")), 30_000);
+    keyReload.unref();
+    closers.push(async () => clearInterval(keyReload));
+    const authenticator = new Authenticator({ tokens: accessTokens, tenants, store, clock });
+    const tokenService = new TokenService({
+      store,
       clock,
       ids,
+      hasher: nodeHasher,
+      tokens: accessTokens,
+      audit,
+      options: { accessTokenTtlSeconds: v["identity.access_token_ttl_seconds"], refreshTokenTtlSeconds: v["identity.refresh_token_ttl_seconds"] },
     });
-    const authenticator = new Authenticator({ tokens, tenants, clock });
+    const throttle = new SignInThrottle({
+      store: store.platform.signInThrottle,
+      clock,
+      audit,
+      options: {
+        maxFailuresPerAccount: v["identity.lockout_account_failures"],
+        maxFailuresPerSource: v["identity.lockout_source_failures"],
+        windowMs: v["identity.lockout_window_seconds"] * 1000,
+        baseLockMs: v["identity.lockout_base_seconds"] * 1000,
+        maxLockMs: v["identity.lockout_max_seconds"] * 1000,
+      },
+    });
     const identity = new IdentityService({
       store,
       clock,
       ids,
       hasher: nodeHasher,
       secrets: new ScryptSecretHasher(),
-      tokens,
+      tokens: tokenService,
+      throttle,
       audit,
       tenants,
-      options: { platformTenantId: v["identity.platform_tenant"], accessTokenTtlSeconds: v["identity.access_token_ttl_seconds"] },
+      options: { platformTenantId: v["identity.platform_tenant"], maxSecretOverlapSeconds: v["identity.max_secret_overlap_seconds"] },
     });
     const bootstrapToken = await identity.initialize();
     const sessions = new SessionManager({ store, clock, ids, audit, options: { defaultTtlSeconds: v["sessions.default_ttl_seconds"], maxTtlSeconds: v["sessions.max_ttl_seconds"] } });
+    const externalSignIn = new ExternalSignIn({ store, clock, ids, audit, tenants, tokens: tokenService, sessions, throttle });
+    let publicUrl = v["identity.public_url"].replace(/\/+$/, "");
+    const settingsCodec = new HostProviderSettingsCodec(masterKey);
+    const adapters = new IdentityAdapters({
+      codec: settingsCodec,
+      clock,
+      samlRequests: new StoreSamlRequestCache(store.platform.oneTimeValues, clock),
+      acsUrl: (tenantId, providerId) => `${publicUrl}/saml/${tenantId}/${providerId}/acs`,
+    });
+    closers.push(() => adapters.close());
+    let bearers: OidcBearerAuthenticator | null = null;
+    const identityProviders = new IdentityProviders({
+      store,
+      clock,
+      audit,
+      tenants,
+      codec: settingsCodec,
+      onChange: (tenantId, providerId) => {
+        adapters.forget(tenantId, providerId);
+        bearers?.invalidate();
+      },
+    });
+    bearers = new OidcBearerAuthenticator({ hostIssuer: v["identity.token_issuer"], store, providers: identityProviders, adapters, signIn: externalSignIn, tenants, clock });
+    authenticator.acceptExternalBearers(bearers);
+    const directorySync = new DirectorySync({ store, providers: identityProviders, adapters, signIn: externalSignIn, logger });
+    if (v["identity.directory_sync_interval_seconds"] > 0) {
+      const syncTimer = setInterval(() => void directorySync.syncAll(), v["identity.directory_sync_interval_seconds"] * 1000);
+      syncTimer.unref();
+      closers.push(async () => clearInterval(syncTimer));
+    }
+    const purgeTimer = setInterval(() => void store.platform.oneTimeValues.purgeExpired(clock.now()).catch(() => undefined), 60_000);
+    purgeTimer.unref();
+    closers.push(async () => clearInterval(purgeTimer));
     const directory = new RuntimeDirectory({ clock, breaker: { failureThreshold: v["routing.breaker_failure_threshold"], openMs: v["routing.breaker_open_ms"] } });
     let runtimePlane: RuntimePlane | null = null;
     const enrollment = new RuntimeEnrollment({
@@ -208,6 +274,16 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         store,
         authenticator,
         identity,
+        tokens: tokenService,
+        signingKeys,
+        identityProviders,
+        externalSignIn,
+        adapters,
+        directorySync,
+        replayGuard: new StoreReplayGuard(store.platform.oneTimeValues, clock),
+        clientAssertions: new JoseClientAssertionVerifier(tokenAudience, clock),
+        credentialInspector: new HostCredentialInspector(),
+        publicUrl: () => publicUrl,
         tenantAdmin: new TenantAdmin({ store, clock, audit, tenants, platformTenantId: v["identity.platform_tenant"] }),
         tenants,
         sessions,
@@ -260,6 +336,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       { logger, metrics, audit, ready: () => store.ping() },
     );
     closers.push(() => gateway.close());
+    if (publicUrl === "") publicUrl = gateway.url;
 
     const caPath = path.join(config.dataDir, "ca.pem");
     await writeFile(caPath, ca.caCertificatePem);

@@ -7,7 +7,9 @@ import "reflect-metadata";
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto);
+// Node's WebCrypto types differ from the DOM's (which an XML dependency pulls into the program)
+// only in key usages @peculiar/x509 never reads.
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 
@@ -34,7 +36,7 @@ async function exportKey(key: webcrypto.CryptoKey): Promise<string> {
 export async function createTestCa(name = "AESP Test CA"): Promise<TestCa> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 3_600_000);
-  const caKeys = await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
+  const caKeys = (await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: (serial++).toString(16).padStart(2, "0"),
     name: `CN=${name}`,
@@ -50,7 +52,7 @@ export async function createTestCa(name = "AESP Test CA"): Promise<TestCa> {
   });
 
   const issue = async (subject: string, usage: x509.ExtendedKeyUsage, names: x509.JsonGeneralNames): Promise<IssuedPair> => {
-    const keys = await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
+    const keys = (await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"])) as unknown as CryptoKeyPair;
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: (serial++).toString(16).padStart(2, "0"),
       subject,

@@ -4,11 +4,12 @@ import type { Clock, IdSource, Store } from "../ports.ts";
 import type { IdentityProviderRecord, PrincipalRecord } from "../records.ts";
 import type { SessionManager } from "../sessions/session-manager.ts";
 import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
-import type { DirectoryLookup, ExternalIdentity } from "./external-identity.ts";
+import type { DirectoryLookup, ExternalIdentity, OidcTokenVerifier, PasswordDirectory, ReplayGuard, SamlServiceProvider } from "./external-identity.ts";
+import type { SignInThrottle } from "./sign-in-throttle.ts";
 import { mapExternalIdentity } from "./external-identity.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
 import type { RequestOrigin } from "./security-context.ts";
-import type { TokenService } from "./token-service.ts";
+import type { IssuedTokens, TokenService } from "./token-service.ts";
 
 const systemOrigin: RequestOrigin = { sourceIp: "", userAgent: "aesp-host", correlationId: "" };
 
@@ -35,8 +36,9 @@ export class ExternalSignIn {
   readonly #tenants: TenantDirectory;
   readonly #tokens: TokenService;
   readonly #sessions: SessionManager;
+  readonly #throttle: SignInThrottle;
 
-  constructor(deps: { store: Store; clock: Clock; ids: IdSource; audit: AuditRecorder; tenants: TenantDirectory; tokens: TokenService; sessions: SessionManager }) {
+  constructor(deps: { store: Store; clock: Clock; ids: IdSource; audit: AuditRecorder; tenants: TenantDirectory; tokens: TokenService; sessions: SessionManager; throttle: SignInThrottle }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#ids = deps.ids;
@@ -44,6 +46,95 @@ export class ExternalSignIn {
     this.#tenants = deps.tenants;
     this.#tokens = deps.tokens;
     this.#sessions = deps.sessions;
+    this.#throttle = deps.throttle;
+  }
+
+  /**
+   * Signs in with a directory username and password, throttled per account and source address.
+   * @throws EnterpriseError AUTHENTICATION_FAILED, ACCOUNT_LOCKED, TENANT_SUSPENDED, IDENTITY_PROVIDER_UNAVAILABLE
+   */
+  async passwordSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, directory: PasswordDirectory, username: string, password: string): Promise<IssuedTokens> {
+    const subject = { tenantId: provider.tenantId, method: "ldap", account: `${provider.providerId}/${username}`, sourceIp: origin.sourceIp };
+    await this.#throttle.assertNotLocked(subject);
+    let identity: ExternalIdentity;
+    try {
+      identity = await directory.authenticate(username, password);
+    } catch (err) {
+      if (isErrorCode(err, "AUTHENTICATION_FAILED")) {
+        await this.#auditFailure(origin, provider, "ldap", err.details["reason"] ?? "invalid_credentials");
+        await this.#throttle.failed(subject, origin);
+        // A disabled directory account also loses its Host principal at once.
+        if (err.details["reason"] === "account_disabled") await this.#deprovisionLinked(provider, username);
+      }
+      throw err;
+    }
+    await this.#throttle.succeeded(subject);
+    return this.#signInOrAudit(origin, provider, identity, "ldap");
+  }
+
+  /**
+   * Signs in with a SAML response: validated by the provider's SP, each assertion accepted once.
+   * @throws EnterpriseError AUTHENTICATION_FAILED, TENANT_SUSPENDED
+   */
+  async samlSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, sp: SamlServiceProvider, samlResponse: string, replay: ReplayGuard): Promise<IssuedTokens> {
+    try {
+      const assertion = await sp.acceptResponse(samlResponse);
+      if (!(await replay.firstUse(`saml-assertion:${provider.tenantId}:${provider.providerId}:${assertion.assertionId}`, assertion.notOnOrAfter))) {
+        throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "assertion_replayed" } });
+      }
+      return await this.#signInOrAudit(origin, provider, assertion.identity, "saml");
+    } catch (err) {
+      if (isErrorCode(err, "AUTHENTICATION_FAILED") && err.details["stage"] !== "audited") await this.#auditFailure(origin, provider, "saml", err.details["reason"] ?? "invalid_response");
+      throw err;
+    }
+  }
+
+  /**
+   * Signs in with an OIDC ID token issued to the provider's client.
+   * @throws EnterpriseError AUTHENTICATION_FAILED, TOKEN_EXPIRED, TENANT_SUSPENDED, IDENTITY_PROVIDER_UNAVAILABLE
+   */
+  async oidcSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, verifier: OidcTokenVerifier, idToken: string, replay: ReplayGuard): Promise<IssuedTokens> {
+    try {
+      const identity = await verifier.verifyIdToken(idToken);
+      // An ID token is a one-time proof of sign-in: presenting it twice is a replay.
+      const tokenKey = `oidc-id-token:${provider.tenantId}:${provider.providerId}:${identity.subject}:${String(identity.claims["jti"] ?? "")}:${String(identity.claims["iat"] ?? "")}`;
+      if (!(await replay.firstUse(tokenKey, this.#clock.now() + 24 * 3600 * 1000))) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "id_token_replayed" } });
+      return await this.#signInOrAudit(origin, provider, identity, "oidc");
+    } catch (err) {
+      if (isErrorCode(err, "AUTHENTICATION_FAILED", "TOKEN_EXPIRED") && err.details["stage"] !== "audited") await this.#auditFailure(origin, provider, "oidc", err.details["reason"] ?? err.code.toLowerCase());
+      throw err;
+    }
+  }
+
+  async #signInOrAudit(origin: RequestOrigin, provider: IdentityProviderRecord, identity: ExternalIdentity, method: string): Promise<IssuedTokens> {
+    try {
+      return await this.signIn(origin, provider, identity, method);
+    } catch (err) {
+      if (isErrorCode(err, "AUTHENTICATION_FAILED", "TENANT_SUSPENDED")) {
+        await this.#auditFailure(origin, provider, method, err.details["reason"] ?? err.code.toLowerCase());
+        throw new EnterpriseError(err.code, { details: { ...err.details, stage: "audited" }, tenantId: provider.tenantId, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async #auditFailure(origin: RequestOrigin, provider: IdentityProviderRecord, method: string, reason: string): Promise<void> {
+    await this.#audit.record({
+      eventType: "authn.failed",
+      tenantId: provider.tenantId,
+      resource: `identity_provider:${provider.providerId}`,
+      action: "authenticate",
+      outcome: "DENIED",
+      origin,
+      metadata: { method, reason, provider_id: provider.providerId },
+    });
+  }
+
+  async #deprovisionLinked(provider: IdentityProviderRecord, username: string): Promise<void> {
+    const linked = await this.#store.forTenant(provider.tenantId).principals.list({ providerId: provider.providerId, userName: username, limit: 5 });
+    for (const principal of linked) {
+      if (principal.status === "ACTIVE") await this.deprovision(systemOrigin, provider.tenantId, principal.principalId, "disabled", provider.providerId, "system");
+    }
   }
 
   /**

@@ -163,17 +163,23 @@ export class TokenService {
   }
 
   /**
-   * Revokes an access token (by its verified claims) or a refresh token (and its family).
-   * A holder may revoke their own token; revoking another principal's needs `tokens:revoke`,
-   * checked by the caller. Unknown or already-revoked tokens return false (RFC 7009 semantics).
+   * Revokes a refresh token and its whole family. Unknown or already-revoked tokens return false
+   * (RFC 7009 semantics); `mayRevoke` decides whether the caller may revoke the owner's tokens.
    */
-  async revokeRefreshToken(origin: RequestOrigin, presented: string, reason: string, actorPrincipalId: string): Promise<{ revoked: boolean; tenantId: string; principalId: string }> {
+  async revokeRefreshToken(
+    origin: RequestOrigin,
+    presented: string,
+    reason: string,
+    actorPrincipalId: string,
+    mayRevoke: (ownerPrincipalId: string) => boolean = () => true,
+  ): Promise<{ revoked: boolean; tenantId: string; principalId: string }> {
     const match = refreshTokenPattern.exec(presented);
     if (match === null) return { revoked: false, tenantId: "", principalId: "" };
     const [, tenantId = "", tokenId = "", secret = ""] = match;
     const stores = this.#store.forTenant(tenantId);
     const record = (await this.#store.platform.tenants.get(tenantId)) === null ? null : await stores.refreshTokens.get(tokenId);
     if (record === null || !this.#sameSecret(record.secretHash, secret)) return { revoked: false, tenantId: "", principalId: "" };
+    if (!mayRevoke(record.principalId)) throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { required_permission: "tokens:revoke" } });
     const count = await stores.refreshTokens.revokeFamily(record.familyId, this.#clock.now());
     if (count > 0) {
       await this.#auditRevocation(origin, tenantId, record.principalId, actorPrincipalId, "refresh_token", record.familyId, reason);

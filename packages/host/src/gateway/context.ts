@@ -23,3 +23,19 @@ export function callerOf(ctx: HandlerContext): SecurityContext {
   if (security === null) throw new EnterpriseError("AUTHENTICATION_FAILED");
   return security;
 }
+
+/** The client certificate presented in the TLS handshake, if any. */
+export interface PeerCertificate {
+  /** SHA-256 of its DER, lowercase hex. */
+  readonly thumbprint: string;
+  /** True when `pem` is this same certificate. */
+  matchesPem(pem: string): boolean;
+}
+
+/** The client certificate of the request's TLS connection, set by the gateway. */
+export const peerCertificateKey = createContextKey<PeerCertificate | null>(null, { description: "TLS client certificate" });
+
+/** The client certificate presented in the TLS handshake, or null. */
+export function peerCertificateOf(ctx: HandlerContext): PeerCertificate | null {
+  return ctx.values.get(peerCertificateKey);
+}

@@ -171,6 +171,11 @@ export function principalToWire(p: PrincipalRecord) {
     createdAt: BigInt(p.createdAt),
     createdBy: p.createdBy,
     expiresAt: BigInt(p.expiresAt ?? 0),
+    userName: p.userName,
+    providerId: p.providerId,
+    groups: p.groups,
+    syncedRoles: p.syncedRoles,
+    syncedAt: BigInt(p.syncedAt),
   });
 }
 
@@ -180,6 +185,8 @@ export function securityContextToWire(ctx: SecurityContext, sessionExpiresAt = 0
     principalId: ctx.principalId,
     tenantId: ctx.tenantId,
     claims: { ...ctx.claims },
+    organizationId: ctx.attributes["organization"] ?? "",
+    businessUnit: ctx.attributes["business_unit"] ?? "",
     roles: [...ctx.roles],
     permissions: [...ctx.permissions],
     securityClearance: ctx.clearance,

@@ -17,11 +17,19 @@ import { EnterpriseCostManagementService } from "@aesp/proto/cost";
 import { EnterpriseGovernanceService } from "@aesp/proto/governance";
 import { EnterpriseIdentityService } from "@aesp/proto/identity";
 import { EnterpriseConfigurationService } from "@aesp/proto/configuration";
+import { IdentityProviderService } from "@aesp/proto/identity_provider";
+import { X509Certificate } from "node:crypto";
+import type { TLSSocket } from "node:tls";
+import formbody from "@fastify/formbody";
 import type { AuditRecorder } from "@aesp/core";
 import type { HostMetrics } from "../observability/metrics.ts";
 import { authenticationInterceptor } from "./authenticate.ts";
 import { registerConnectRoutes } from "./connect-plugin.ts";
-import { originKey } from "./context.ts";
+import { originKey, peerCertificateKey } from "./context.ts";
+import type { PeerCertificate } from "./context.ts";
+import { certificateThumbprint } from "../identity/identity-adapters.ts";
+import { identityRoutes } from "./identity-routes.ts";
+import { identityProviderService } from "./services/identity-provider-service.ts";
 import { toEnterpriseErrorMessage } from "./errors.ts";
 import { FixedWindowLimiter } from "./rate-limiter.ts";
 import { registerService } from "./register.ts";
@@ -45,8 +53,11 @@ import { EnterpriseErrorSchema } from "@aesp/proto/enterprise";
 export const publicMethods: ReadonlySet<string> = new Set([
   "aesp.v1.HostService/GetHostInfo",
   "aesp.v1.HostService/RedeemBootstrapToken",
+  "aesp.v1.EnterpriseAuthenticationService/AuthenticateUser",
   "aesp.v1.EnterpriseAuthenticationService/AuthenticateServiceAccount",
   "aesp.v1.EnterpriseAuthenticationService/ValidateToken",
+  "aesp.v1.EnterpriseAuthenticationService/RefreshToken",
+  "aesp.v1.IdentityProviderService/ListSignInMethods",
   "aesp.v1.RuntimeAdminService/EnrollRuntime",
 ]);
 
@@ -90,7 +101,9 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
 }): Promise<Gateway> {
   const app: FastifyInstance = fastify({
     http2: true,
-    https: { allowHTTP1: true, cert: options.certificatePem, key: options.privateKeyPem, minVersion: "TLSv1.2" },
+    // Client certificates are requested but not required: a service account may authenticate with
+    // one it registered (pinned by thumbprint; TLS proves possession of its key).
+    https: { allowHTTP1: true, cert: options.certificatePem, key: options.privateKeyPem, minVersion: "TLSv1.2", requestCert: true, rejectUnauthorized: false },
     bodyLimit: options.maxRequestBytes,
     logger: false,
     // Request ids double as correlation ids when the client sends none.
@@ -135,15 +148,18 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     register(EnterpriseGovernanceService, governanceService(deps));
     register(EnterpriseIdentityService, identityService(deps));
     register(EnterpriseConfigurationService, {});
+    register(IdentityProviderService, identityProviderService(deps));
   };
 
   const contextValues = (req: FastifyRequest) => {
     const userAgent = req.headers["user-agent"];
-    return createContextValues().set(originKey, {
-      sourceIp: req.ip,
-      userAgent: typeof userAgent === "string" ? userAgent.slice(0, 256) : "",
-      correlationId: correlationIdOf(req),
-    });
+    return createContextValues()
+      .set(originKey, {
+        sourceIp: req.ip,
+        userAgent: typeof userAgent === "string" ? userAgent.slice(0, 256) : "",
+        correlationId: correlationIdOf(req),
+      })
+      .set(peerCertificateKey, peerCertificate(req));
   };
   await app.register(async (scope) =>
     registerConnectRoutes(scope as unknown as FastifyInstance, {
@@ -165,6 +181,9 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     }),
   );
 
+  await app.register(formbody, { bodyLimit: 512 * 1024 });
+  await app.register(async (scope) => identityRoutes(scope as unknown as FastifyInstance, deps));
+
   app.get("/livez", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
     try {
@@ -185,5 +204,23 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     url: `https://${hostForUrl.includes(":") ? `[${hostForUrl}]` : hostForUrl}:${port}`,
     implementedRpcs: implemented,
     close: () => app.close(),
+  };
+}
+
+/** The client certificate of the request's TLS connection (HTTP/1.1 or HTTP/2), or null. */
+function peerCertificate(req: FastifyRequest): PeerCertificate | null {
+  const socket = req.raw.socket as TLSSocket | undefined;
+  const raw = typeof socket?.getPeerCertificate === "function" ? socket.getPeerCertificate(false).raw : undefined;
+  if (raw === undefined || raw.length === 0) return null;
+  const thumbprint = certificateThumbprint(raw);
+  return {
+    thumbprint,
+    matchesPem(pem: string): boolean {
+      try {
+        return certificateThumbprint(new X509Certificate(pem).raw) === thumbprint;
+      } catch {
+        return false;
+      }
+    },
   };
 }

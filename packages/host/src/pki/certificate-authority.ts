@@ -291,7 +291,7 @@ export class CertificateAuthority {
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([spec.usage], false),
-      await x509.SubjectKeyIdentifierExtension.create(spec.spki),
+      await x509.SubjectKeyIdentifierExtension.create(asX509Key(spec.spki)),
       await x509.AuthorityKeyIdentifierExtension.create(this.#certificate),
     ];
     if (spec.sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(spec.sans, false));
@@ -299,8 +299,8 @@ export class CertificateAuthority {
       serialNumber: serial,
       subject: spec.subject,
       issuer: this.#certificate.subjectName,
-      publicKey: spec.spki,
-      signingKey: this.#signingKey,
+      publicKey: asX509Key(spec.spki),
+      signingKey: asX509Key(this.#signingKey) as never,
       signingAlgorithm: ECDSA_P256_SHA256,
       notBefore: new Date(spec.notBefore),
       notAfter: new Date(notAfter),
@@ -323,7 +323,7 @@ async function createRootCertificate(privateKey: KeyObject, publicKey: KeyObject
   const root = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: newCertificateSerial(),
     name: [{ CN: [`AESP Host CA ${trustDomain}`] }],
-    keys,
+    keys: keys as unknown as CryptoKeyPair,
     signingAlgorithm: ECDSA_P256_SHA256,
     notBefore: new Date(now - BACKDATE_MS),
     notAfter: new Date(now + ROOT_VALIDITY_MS),
@@ -331,7 +331,7 @@ async function createRootCertificate(privateKey: KeyObject, publicKey: KeyObject
       // Path length 0: the root signs leaves only, so no intermediate can be minted from it.
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(asX509Key(keys.publicKey)),
     ],
   });
   return root.toString("pem");
@@ -371,4 +371,12 @@ export function parseSubjectPublicKey(publicKeyPem: string): Buffer {
 
 function invalid(field: string, message: string): EnterpriseError {
   return new EnterpriseError("INVALID_ARGUMENT", { message, details: { field } });
+}
+
+/**
+ * Node's WebCrypto key types and the DOM's (which a SAML dependency pulls into the program) differ
+ * only in newer key usages @peculiar/x509 never reads; this narrows one to the other.
+ */
+function asX509Key(key: unknown): Parameters<typeof x509.SubjectKeyIdentifierExtension.create>[0] {
+  return key as Parameters<typeof x509.SubjectKeyIdentifierExtension.create>[0];
 }

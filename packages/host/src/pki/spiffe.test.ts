@@ -11,7 +11,7 @@ async function nodeSubjectAltName(uris: readonly string[]): Promise<string> {
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     name: "CN=san-test",
-    keys,
+    keys: keys as unknown as CryptoKeyPair,
     signingAlgorithm: algorithm,
     extensions: [
       new x509.SubjectAlternativeNameExtension([...uris.map((value) => ({ type: "url" as const, value })), { type: "dns", value: "rt.example" }]),

@@ -9,6 +9,8 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { webcrypto } from "node:crypto";
 
-x509.cryptoProvider.set(webcrypto);
+// Node's WebCrypto types differ from the DOM's (which an XML dependency pulls into the program)
+// only in key usages @peculiar/x509 never reads.
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export { x509 };

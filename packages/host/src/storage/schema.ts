@@ -313,6 +313,7 @@ export interface SignInThrottleTable {
 
 export interface OneTimeValuesTable {
   key: string;
+  value: ColumnType<string, string | undefined, string>;
   expires_at: number;
 }
 

@@ -1,4 +1,10 @@
 import type {
+  ClientAssertionVerifier,
+  CredentialInspector,
+  ExternalSignIn,
+  IdentityProviders,
+  ReplayGuard,
+  TokenService,
   AuditRecorder,
   Authenticator,
   Clock,
@@ -15,6 +21,8 @@ import type {
   TenantAdmin,
   TenantDirectory,
 } from "@aesp/core";
+import type { DirectorySync, IdentityAdapters } from "../../identity/identity-adapters.ts";
+import type { TokenSigningKeys } from "../../identity/jwt-access-tokens.ts";
 
 /** Public facts about this Host, served by HostService.GetHostInfo. */
 export interface HostInfo {
@@ -34,6 +42,17 @@ export interface GatewayDeps {
   readonly store: Store;
   readonly authenticator: Authenticator;
   readonly identity: IdentityService;
+  readonly tokens: TokenService;
+  readonly signingKeys: TokenSigningKeys;
+  readonly identityProviders: IdentityProviders;
+  readonly externalSignIn: ExternalSignIn;
+  readonly adapters: IdentityAdapters;
+  readonly directorySync: DirectorySync;
+  readonly replayGuard: ReplayGuard;
+  readonly clientAssertions: ClientAssertionVerifier;
+  readonly credentialInspector: CredentialInspector;
+  /** The gateway's external base URL (SAML ACS and metadata). */
+  readonly publicUrl: () => string;
   readonly tenantAdmin: TenantAdmin;
   readonly tenants: TenantDirectory;
   readonly sessions: SessionManager;

@@ -1,6 +1,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { RedeemBootstrapTokenRequest } from "@aesp/proto/host";
-import { originOf } from "../context.ts";
+import { requirePermission } from "@aesp/core";
+import { callerOf, originOf } from "../context.ts";
 import type { GatewayDeps } from "./deps.ts";
 
 /** HostService: public facts (CA, audit keys) and bootstrap redemption. */
@@ -27,6 +28,23 @@ export function hostService(deps: GatewayDeps) {
     async redeemBootstrapToken(req: RedeemBootstrapTokenRequest, ctx: HandlerContext) {
       const { principal, apiKey } = await deps.identity.redeemBootstrap(originOf(ctx), req.bootstrapToken, req.displayName);
       return { principalId: principal.principalId, tenantId: principal.tenantId, apiKey };
+    },
+    async rotateTokenSigningKey(_req: unknown, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, "platform:keys");
+      if (!caller.roles.includes("platform-admin")) requirePermission(caller, "platform:admin");
+      const rotated = await deps.signingKeys.rotate();
+      await deps.audit.record({
+        eventType: "signing_key.rotated",
+        tenantId: caller.tenantId,
+        principalId: caller.principalId,
+        resource: `key:${rotated.keyId}`,
+        action: "rotate",
+        outcome: "SUCCESS",
+        origin: originOf(ctx),
+        metadata: { previous_key_id: rotated.previousKeyId },
+      });
+      return { keyId: rotated.keyId, previousKeyId: rotated.previousKeyId };
     },
   };
 }

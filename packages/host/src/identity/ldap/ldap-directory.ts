@@ -72,7 +72,6 @@ const secretAttributes = new Set([
   "mslaps-encryptedpassword", "krbprincipalkey",
 ]);
 const attributeNamePattern = /^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)(?:;[A-Za-z0-9-]+)*$/;
-const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/;
 const maxUsernameLength = 256;
 const maxPasswordLength = 1024;
 const maxSubjectLength = 1024;
@@ -97,7 +96,7 @@ export function parseLdapSettings(providerId: string, raw: Record<string, unknow
   const text = (field: string, fallback?: string): string => {
     const value = raw[field] ?? fallback;
     if (typeof value !== "string" || value.trim() === "") throw invalid(field, "a non-empty string");
-    if (controlCharacters.test(value) && field !== "tls_ca_pem") throw invalid(field, "free of control characters");
+    if (hasControlCharacter(value) && field !== "tls_ca_pem") throw invalid(field, "free of control characters");
     return value;
   };
   const attribute = (field: string, fallback: string): string => {
@@ -112,7 +111,7 @@ export function parseLdapSettings(providerId: string, raw: Record<string, unknow
   };
   const filter = (field: string, fallback: string, placeholder?: string): string => {
     const value = text(field, fallback).trim();
-    if (!value.startsWith("(") || !value.endsWith(")")) throw invalid(field, "an LDAP filter in parentheses");
+    if (!isOneParenthesizedFilter(value)) throw invalid(field, "one LDAP filter in balanced parentheses");
     if (placeholder !== undefined && !value.includes(placeholder)) throw invalid(field, `a filter containing ${placeholder}`);
     try {
       FilterParser.parseString(placeholder === undefined ? value : value.replaceAll(placeholder, "x"));
@@ -193,6 +192,26 @@ export function parseLdapSettings(providerId: string, raw: Record<string, unknow
   };
 }
 
+/** C0 and C1 controls (NUL, newline, DEL, …): never part of a login name or a setting. */
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/** RFC 4515 values carry parentheses only as \28 and \29, so counting them is exact. */
+function isOneParenthesizedFilter(filter: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < filter.length; i++) {
+    if (filter[i] === "(") depth++;
+    else if (filter[i] === ")" && --depth === 0 && i !== filter.length - 1) return false;
+    if (depth < 0) return false;
+  }
+  return depth === 0 && filter.startsWith("(");
+}
+
 /**
  * Builds the user search filter: every `{username}` becomes the username escaped per RFC 4515,
  * so `*`, `(`, `)`, `\` and NUL are matched literally and cannot widen the search.
@@ -232,7 +251,7 @@ export class LdapDirectory implements PasswordDirectory {
    *   IDENTITY_PROVIDER_UNAVAILABLE (`details.reason`: `connection_refused`, `timeout`, `tls_*`, …).
    */
   async authenticate(username: string, password: string): Promise<ExternalIdentity> {
-    if (username === "" || username.length > maxUsernameLength || controlCharacters.test(username)) throw authenticationFailed("invalid_username");
+    if (username === "" || username.length > maxUsernameLength || hasControlCharacter(username)) throw authenticationFailed("invalid_username");
     // An empty password would make the user bind "unauthenticated", which many servers accept.
     if (password === "" || password.length > maxPasswordLength) throw authenticationFailed("invalid_credentials");
     return this.#withConnection(async (client) => {
@@ -253,7 +272,7 @@ export class LdapDirectory implements PasswordDirectory {
 
   /** Re-reads an account by the subject {@link authenticate} returned; disabled when it fails `active_filter`. */
   async lookup(subject: string): Promise<DirectoryLookup> {
-    if (subject === "" || subject.length > maxSubjectLength || controlCharacters.test(subject)) return { state: "absent" };
+    if (subject === "" || subject.length > maxSubjectLength || hasControlCharacter(subject)) return { state: "absent" };
     return this.#withConnection(async (client) => {
       await this.#bindServiceAccount(client);
       const entry = await this.#findBySubject(client, subject);
@@ -568,9 +587,8 @@ function connectOnce<F extends typeof net.connect | typeof tls.connect>(connect:
       used = true;
       return (connect as (...a: unknown[]) => net.Socket)(...args);
     }
-    const refused = new net.Socket();
-    refused.destroy(Object.assign(new Error("the LDAP connection was lost and is not re-opened"), { code: "ERR_LDAP_CONNECTION_LOST" }));
-    return refused;
+    // Thrown inside ldapts's connect promise, so the pending operation rejects at once.
+    throw Object.assign(new Error("the LDAP connection was lost and is not re-opened"), { code: "ERR_LDAP_CONNECTION_LOST" });
   };
   return wrapped as F;
 }
@@ -596,9 +614,9 @@ function failureReason(err: unknown): string {
   if (tlsTrustCodes.has(code)) return "tls_untrusted_certificate";
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "tls_hostname_mismatch";
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return "tls_certificate_expired";
-  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /\bTLS\b|\bSSL\b|handshake/i.test(message) && code !== "ETIMEDOUT") return "tls_handshake_failed";
-  if (code === "ECONNREFUSED") return "connection_refused";
   if (code === "ETIMEDOUT" || /timed? ?out/i.test(message)) return "timeout";
+  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /\bTLS\b|\bSSL\b|handshake/i.test(message)) return "tls_handshake_failed";
+  if (code === "ECONNREFUSED") return "connection_refused";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "dns_failure";
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "network_unreachable";
   if (code === "ECONNRESET" || code === "EPIPE" || code === "ERR_LDAP_CONNECTION_LOST" || /connection closed|socket error/i.test(message)) return "connection_lost";

@@ -47,7 +47,10 @@ export interface SamlProviderSettings {
   readonly idpEntityId: string;
   /** `idp_sso_url`: the IdP's SingleSignOnService (HTTP-Redirect); https unless loopback. */
   readonly idpSsoUrl: string;
-  /** `idp_certificates`: PEM certificates whose keys may sign assertions (several during rollover). */
+  /**
+   * `idp_certificates`: certificates whose keys may sign assertions, several during key rollover
+   * (a list, or one string; PEM or the bare base64 that metadata carries). Stored as PEM.
+   */
   readonly idpCertificates: readonly string[];
   /** `sp_entity_id`: this SP's entity ID, the Issuer of its AuthnRequests. */
   readonly spEntityId: string;
@@ -216,7 +219,7 @@ export function parseSamlSettings(providerId: string, raw: Record<string, unknow
     requestTtlSeconds: integer("request_ttl_seconds", 900, 60, 3600),
     allowIdpInitiated: flag("allow_idp_initiated", false),
     ...(nameIdFormat === undefined ? {} : { nameIdFormat }),
-    ...parseRequestSigning(raw, optionalText, fail),
+    ...parseRequestSigning(optionalText, fail),
     ...(usernameAttribute === undefined ? {} : { usernameAttribute }),
     ...(displayNameAttribute === undefined ? {} : { displayNameAttribute }),
     ...(emailAttribute === undefined ? {} : { emailAttribute }),
@@ -225,7 +228,6 @@ export function parseSamlSettings(providerId: string, raw: Record<string, unknow
 }
 
 function parseRequestSigning(
-  raw: Record<string, unknown>,
   optionalText: (field: string) => string | undefined,
   fail: (field: string, message: string) => EnterpriseError,
 ): Pick<SamlProviderSettings, "requestSigning"> {

@@ -146,6 +146,7 @@ async function createPlatformTables(db: Kysely<Database>, t: ColumnTypes): Promi
     db.schema
       .createTable("one_time_values")
       .addColumn("key", t.text, (c) => c.primaryKey())
+      .addColumn("value", t.text, (c) => c.notNull().defaultTo(""))
       .addColumn("expires_at", t.bigint, (c) => c.notNull()),
     t,
   ).execute();

@@ -34,6 +34,28 @@ export class KyselyOneTimeValueStore implements OneTimeValueStore {
     return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
   }
 
+  /** Stores `value` under `key` until `expiresAt`, replacing any entry. */
+  async put(key: string, value: string, expiresAt: number): Promise<void> {
+    await guarded(() =>
+      this.context.db
+        .insertInto("one_time_values")
+        .values({ key, value, expires_at: expiresAt })
+        .onConflict((conflict) => conflict.column("key").doUpdateSet({ value, expires_at: expiresAt }))
+        .execute(),
+    );
+  }
+
+  /** The value stored under `key`, or null when absent or expired at `now`. */
+  async get(key: string, now: number): Promise<string | null> {
+    const row = await guarded(() => this.context.db.selectFrom("one_time_values").select("value").where("key", "=", key).where("expires_at", ">", now).executeTakeFirst());
+    return row === undefined ? null : row.value;
+  }
+
+  /** Removes `key`. */
+  async delete(key: string): Promise<void> {
+    await guarded(() => this.context.db.deleteFrom("one_time_values").where("key", "=", key).execute());
+  }
+
   /** Deletes the entries expired at `now`; returns how many. */
   async purgeExpired(now: number): Promise<number> {
     const result = await guarded(() => this.context.db.deleteFrom("one_time_values").where("expires_at", "<=", now).executeTakeFirst());

@@ -13,6 +13,64 @@ import type { Message } from "@bufbuild/protobuf";
 export declare const file_aesp_v1_host: GenFile;
 
 /**
+ * @generated from message aesp.v1.RotateTokenSigningKeyRequest
+ */
+export declare type RotateTokenSigningKeyRequest = Message<"aesp.v1.RotateTokenSigningKeyRequest"> & {
+};
+
+/**
+ * @generated from message aesp.v1.RotateTokenSigningKeyRequest
+ */
+export declare type RotateTokenSigningKeyRequestJson = {
+};
+
+/**
+ * Describes the message aesp.v1.RotateTokenSigningKeyRequest.
+ * Use `create(RotateTokenSigningKeyRequestSchema)` to create a new message.
+ */
+export declare const RotateTokenSigningKeyRequestSchema: GenMessage<RotateTokenSigningKeyRequest, {jsonType: RotateTokenSigningKeyRequestJson}>;
+
+/**
+ * @generated from message aesp.v1.RotateTokenSigningKeyResponse
+ */
+export declare type RotateTokenSigningKeyResponse = Message<"aesp.v1.RotateTokenSigningKeyResponse"> & {
+  /**
+   * The new current key (`kid`).
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: string previous_key_id = 2;
+   */
+  previousKeyId: string;
+};
+
+/**
+ * @generated from message aesp.v1.RotateTokenSigningKeyResponse
+ */
+export declare type RotateTokenSigningKeyResponseJson = {
+  /**
+   * The new current key (`kid`).
+   *
+   * @generated from field: string key_id = 1;
+   */
+  keyId?: string;
+
+  /**
+   * @generated from field: string previous_key_id = 2;
+   */
+  previousKeyId?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RotateTokenSigningKeyResponse.
+ * Use `create(RotateTokenSigningKeyResponseSchema)` to create a new message.
+ */
+export declare const RotateTokenSigningKeyResponseSchema: GenMessage<RotateTokenSigningKeyResponse, {jsonType: RotateTokenSigningKeyResponseJson}>;
+
+/**
  * @generated from message aesp.v1.GetHostInfoRequest
  */
 export declare type GetHostInfoRequest = Message<"aesp.v1.GetHostInfoRequest"> & {
@@ -362,6 +420,17 @@ export declare const HostService: GenService<{
     methodKind: "unary";
     input: typeof RedeemBootstrapTokenRequestSchema;
     output: typeof RedeemBootstrapTokenResponseSchema;
+  },
+  /**
+   * Platform administrators: makes a new access-token signing key current. Tokens signed by older
+   * keys keep verifying until they expire; the JWKS at /.well-known/jwks.json lists every key.
+   *
+   * @generated from rpc aesp.v1.HostService.RotateTokenSigningKey
+   */
+  rotateTokenSigningKey: {
+    methodKind: "unary";
+    input: typeof RotateTokenSigningKeyRequestSchema;
+    output: typeof RotateTokenSigningKeyResponseSchema;
   },
 }>;
 

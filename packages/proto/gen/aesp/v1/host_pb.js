@@ -10,42 +10,56 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
  * Describes the file aesp/v1/host.proto.
  */
 export const file_aesp_v1_host = /*@__PURE__*/
-  fileDesc("ChJhZXNwL3YxL2hvc3QucHJvdG8SB2Flc3AudjEiFAoSR2V0SG9zdEluZm9SZXF1ZXN0Ir0BChNHZXRIb3N0SW5mb1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAkSEwoLYXBpX3ZlcnNpb24YAiABKAkSFAoMdHJ1c3RfZG9tYWluGAMgASgJEhsKE2NhX2NlcnRpZmljYXRlc19wZW0YBCADKAkSMgoRYXVkaXRfcHVibGljX2tleXMYBSADKAsyFy5hZXNwLnYxLkF1ZGl0UHVibGljS2V5EhkKEXJ1bnRpbWVfcGxhbmVfdXJsGAYgASgJIrQBCg5BdWRpdFB1YmxpY0tleRIOCgZrZXlfaWQYASABKAkSEQoJYWxnb3JpdGhtGAIgASgJEhkKEXB1YmxpY19rZXlfYmFzZTY0GAMgASgJEhYKDnB1YmxpY19rZXlfcGVtGAQgASgJEhQKDHZlcmlmaWVyX2tleRgFIAEoCRIaChJjcmVhdGVkX2F0X3VuaXhfbXMYBiABKAQSGgoScmV0aXJlZF9hdF91bml4X21zGAcgASgEIkwKG1JlZGVlbUJvb3RzdHJhcFRva2VuUmVxdWVzdBIXCg9ib290c3RyYXBfdG9rZW4YASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJIlgKHFJlZGVlbUJvb3RzdHJhcFRva2VuUmVzcG9uc2USFAoMcHJpbmNpcGFsX2lkGAEgASgJEhEKCXRlbmFudF9pZBgCIAEoCRIPCgdhcGlfa2V5GAMgASgJMrwBCgtIb3N0U2VydmljZRJICgtHZXRIb3N0SW5mbxIbLmFlc3AudjEuR2V0SG9zdEluZm9SZXF1ZXN0GhwuYWVzcC52MS5HZXRIb3N0SW5mb1Jlc3BvbnNlEmMKFFJlZGVlbUJvb3RzdHJhcFRva2VuEiQuYWVzcC52MS5SZWRlZW1Cb290c3RyYXBUb2tlblJlcXVlc3QaJS5hZXNwLnYxLlJlZGVlbUJvb3RzdHJhcFRva2VuUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChJhZXNwL3YxL2hvc3QucHJvdG8SB2Flc3AudjEiHgocUm90YXRlVG9rZW5TaWduaW5nS2V5UmVxdWVzdCJICh1Sb3RhdGVUb2tlblNpZ25pbmdLZXlSZXNwb25zZRIOCgZrZXlfaWQYASABKAkSFwoPcHJldmlvdXNfa2V5X2lkGAIgASgJIhQKEkdldEhvc3RJbmZvUmVxdWVzdCK9AQoTR2V0SG9zdEluZm9SZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhMKC2FwaV92ZXJzaW9uGAIgASgJEhQKDHRydXN0X2RvbWFpbhgDIAEoCRIbChNjYV9jZXJ0aWZpY2F0ZXNfcGVtGAQgAygJEjIKEWF1ZGl0X3B1YmxpY19rZXlzGAUgAygLMhcuYWVzcC52MS5BdWRpdFB1YmxpY0tleRIZChFydW50aW1lX3BsYW5lX3VybBgGIAEoCSK0AQoOQXVkaXRQdWJsaWNLZXkSDgoGa2V5X2lkGAEgASgJEhEKCWFsZ29yaXRobRgCIAEoCRIZChFwdWJsaWNfa2V5X2Jhc2U2NBgDIAEoCRIWCg5wdWJsaWNfa2V5X3BlbRgEIAEoCRIUCgx2ZXJpZmllcl9rZXkYBSABKAkSGgoSY3JlYXRlZF9hdF91bml4X21zGAYgASgEEhoKEnJldGlyZWRfYXRfdW5peF9tcxgHIAEoBCJMChtSZWRlZW1Cb290c3RyYXBUb2tlblJlcXVlc3QSFwoPYm9vdHN0cmFwX3Rva2VuGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCSJYChxSZWRlZW1Cb290c3RyYXBUb2tlblJlc3BvbnNlEhQKDHByaW5jaXBhbF9pZBgBIAEoCRIRCgl0ZW5hbnRfaWQYAiABKAkSDwoHYXBpX2tleRgDIAEoCTKkAgoLSG9zdFNlcnZpY2USSAoLR2V0SG9zdEluZm8SGy5hZXNwLnYxLkdldEhvc3RJbmZvUmVxdWVzdBocLmFlc3AudjEuR2V0SG9zdEluZm9SZXNwb25zZRJjChRSZWRlZW1Cb290c3RyYXBUb2tlbhIkLmFlc3AudjEuUmVkZWVtQm9vdHN0cmFwVG9rZW5SZXF1ZXN0GiUuYWVzcC52MS5SZWRlZW1Cb290c3RyYXBUb2tlblJlc3BvbnNlEmYKFVJvdGF0ZVRva2VuU2lnbmluZ0tleRIlLmFlc3AudjEuUm90YXRlVG9rZW5TaWduaW5nS2V5UmVxdWVzdBomLmFlc3AudjEuUm90YXRlVG9rZW5TaWduaW5nS2V5UmVzcG9uc2ViBnByb3RvMw");
+
+/**
+ * Describes the message aesp.v1.RotateTokenSigningKeyRequest.
+ * Use `create(RotateTokenSigningKeyRequestSchema)` to create a new message.
+ */
+export const RotateTokenSigningKeyRequestSchema = /*@__PURE__*/
+  messageDesc(file_aesp_v1_host, 0);
+
+/**
+ * Describes the message aesp.v1.RotateTokenSigningKeyResponse.
+ * Use `create(RotateTokenSigningKeyResponseSchema)` to create a new message.
+ */
+export const RotateTokenSigningKeyResponseSchema = /*@__PURE__*/
+  messageDesc(file_aesp_v1_host, 1);
 
 /**
  * Describes the message aesp.v1.GetHostInfoRequest.
  * Use `create(GetHostInfoRequestSchema)` to create a new message.
  */
 export const GetHostInfoRequestSchema = /*@__PURE__*/
-  messageDesc(file_aesp_v1_host, 0);
+  messageDesc(file_aesp_v1_host, 2);
 
 /**
  * Describes the message aesp.v1.GetHostInfoResponse.
  * Use `create(GetHostInfoResponseSchema)` to create a new message.
  */
 export const GetHostInfoResponseSchema = /*@__PURE__*/
-  messageDesc(file_aesp_v1_host, 1);
+  messageDesc(file_aesp_v1_host, 3);
 
 /**
  * Describes the message aesp.v1.AuditPublicKey.
  * Use `create(AuditPublicKeySchema)` to create a new message.
  */
 export const AuditPublicKeySchema = /*@__PURE__*/
-  messageDesc(file_aesp_v1_host, 2);
+  messageDesc(file_aesp_v1_host, 4);
 
 /**
  * Describes the message aesp.v1.RedeemBootstrapTokenRequest.
  * Use `create(RedeemBootstrapTokenRequestSchema)` to create a new message.
  */
 export const RedeemBootstrapTokenRequestSchema = /*@__PURE__*/
-  messageDesc(file_aesp_v1_host, 3);
+  messageDesc(file_aesp_v1_host, 5);
 
 /**
  * Describes the message aesp.v1.RedeemBootstrapTokenResponse.
  * Use `create(RedeemBootstrapTokenResponseSchema)` to create a new message.
  */
 export const RedeemBootstrapTokenResponseSchema = /*@__PURE__*/
-  messageDesc(file_aesp_v1_host, 4);
+  messageDesc(file_aesp_v1_host, 6);
 
 /**
  * Public facts about the Host and its one-time bootstrap.

@@ -19,6 +19,263 @@ import type { AuditEvent, AuditEventJson, EnterpriseError, EnterpriseErrorJson, 
 export declare const file_aesp_v1_identity: GenFile;
 
 /**
+ * @generated from message aesp.v1.RotateServiceAccountSecretRequest
+ */
+export declare type RotateServiceAccountSecretRequest = Message<"aesp.v1.RotateServiceAccountSecretRequest"> & {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * How long the older keys keep working (0: they stop at once).
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds: number;
+};
+
+/**
+ * @generated from message aesp.v1.RotateServiceAccountSecretRequest
+ */
+export declare type RotateServiceAccountSecretRequestJson = {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId?: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId?: string;
+
+  /**
+   * How long the older keys keep working (0: they stop at once).
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds?: number;
+};
+
+/**
+ * Describes the message aesp.v1.RotateServiceAccountSecretRequest.
+ * Use `create(RotateServiceAccountSecretRequestSchema)` to create a new message.
+ */
+export declare const RotateServiceAccountSecretRequestSchema: GenMessage<RotateServiceAccountSecretRequest, {jsonType: RotateServiceAccountSecretRequestJson}>;
+
+/**
+ * @generated from message aesp.v1.RotateServiceAccountSecretResponse
+ */
+export declare type RotateServiceAccountSecretResponse = Message<"aesp.v1.RotateServiceAccountSecretResponse"> & {
+  /**
+   * Shown once.
+   *
+   * @generated from field: string api_key = 1;
+   */
+  apiKey: string;
+
+  /**
+   * When the older keys stop working, epoch ms.
+   *
+   * @generated from field: uint64 old_keys_expire_at = 2;
+   */
+  oldKeysExpireAt: bigint;
+
+  /**
+   * 0 means never.
+   *
+   * @generated from field: uint64 expires_at = 3;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * @generated from message aesp.v1.RotateServiceAccountSecretResponse
+ */
+export declare type RotateServiceAccountSecretResponseJson = {
+  /**
+   * Shown once.
+   *
+   * @generated from field: string api_key = 1;
+   */
+  apiKey?: string;
+
+  /**
+   * When the older keys stop working, epoch ms.
+   *
+   * @generated from field: uint64 old_keys_expire_at = 2;
+   */
+  oldKeysExpireAt?: string;
+
+  /**
+   * 0 means never.
+   *
+   * @generated from field: uint64 expires_at = 3;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RotateServiceAccountSecretResponse.
+ * Use `create(RotateServiceAccountSecretResponseSchema)` to create a new message.
+ */
+export declare const RotateServiceAccountSecretResponseSchema: GenMessage<RotateServiceAccountSecretResponse, {jsonType: RotateServiceAccountSecretResponseJson}>;
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialRequest
+ */
+export declare type RegisterServiceAccountCredentialRequest = Message<"aesp.v1.RegisterServiceAccountCredentialRequest"> & {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from oneof aesp.v1.RegisterServiceAccountCredentialRequest.credential
+   */
+  credential: {
+    /**
+     * A public JWK (JSON text) whose private key signs client assertions (RFC 7523).
+     *
+     * @generated from field: string public_key_jwk = 3;
+     */
+    value: string;
+    case: "publicKeyJwk";
+  } | {
+    /**
+     * A PEM certificate the account presents in the TLS handshake with the gateway.
+     *
+     * @generated from field: string certificate_pem = 4;
+     */
+    value: string;
+    case: "certificatePem";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * 0 means never (a certificate's own expiry always applies).
+   *
+   * @generated from field: uint64 expires_at = 5;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialRequest
+ */
+export declare type RegisterServiceAccountCredentialRequestJson = {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId?: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId?: string;
+
+  /**
+   * A public JWK (JSON text) whose private key signs client assertions (RFC 7523).
+   *
+   * @generated from field: string public_key_jwk = 3;
+   */
+  publicKeyJwk?: string;
+
+  /**
+   * A PEM certificate the account presents in the TLS handshake with the gateway.
+   *
+   * @generated from field: string certificate_pem = 4;
+   */
+  certificatePem?: string;
+
+  /**
+   * 0 means never (a certificate's own expiry always applies).
+   *
+   * @generated from field: uint64 expires_at = 5;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RegisterServiceAccountCredentialRequest.
+ * Use `create(RegisterServiceAccountCredentialRequestSchema)` to create a new message.
+ */
+export declare const RegisterServiceAccountCredentialRequestSchema: GenMessage<RegisterServiceAccountCredentialRequest, {jsonType: RegisterServiceAccountCredentialRequestJson}>;
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialResponse
+ */
+export declare type RegisterServiceAccountCredentialResponse = Message<"aesp.v1.RegisterServiceAccountCredentialResponse"> & {
+  /**
+   * @generated from field: string credential_id = 1;
+   */
+  credentialId: string;
+
+  /**
+   * public_key | certificate.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * RFC 7638 JWK thumbprint or SHA-256 of the certificate's DER, hex.
+   *
+   * @generated from field: string thumbprint = 3;
+   */
+  thumbprint: string;
+
+  /**
+   * @generated from field: uint64 expires_at = 4;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialResponse
+ */
+export declare type RegisterServiceAccountCredentialResponseJson = {
+  /**
+   * @generated from field: string credential_id = 1;
+   */
+  credentialId?: string;
+
+  /**
+   * public_key | certificate.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind?: string;
+
+  /**
+   * RFC 7638 JWK thumbprint or SHA-256 of the certificate's DER, hex.
+   *
+   * @generated from field: string thumbprint = 3;
+   */
+  thumbprint?: string;
+
+  /**
+   * @generated from field: uint64 expires_at = 4;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RegisterServiceAccountCredentialResponse.
+ * Use `create(RegisterServiceAccountCredentialResponseSchema)` to create a new message.
+ */
+export declare const RegisterServiceAccountCredentialResponseSchema: GenMessage<RegisterServiceAccountCredentialResponse, {jsonType: RegisterServiceAccountCredentialResponseJson}>;
+
+/**
  * @generated from message aesp.v1.CreateServiceAccountRequest
  */
 export declare type CreateServiceAccountRequest = Message<"aesp.v1.CreateServiceAccountRequest"> & {
@@ -459,6 +716,41 @@ export declare type ListPrincipalsRequest = Message<"aesp.v1.ListPrincipalsReque
    * @generated from field: string cursor = 5;
    */
   cursor: string;
+
+  /**
+   * ACTIVE | DISABLED | REVOKED; empty: ACTIVE, or all with include_inactive.
+   *
+   * @generated from field: string status = 6;
+   */
+  status: string;
+
+  /**
+   * Principals of one identity provider; "local" for principals created in the Host.
+   *
+   * @generated from field: string provider_id = 7;
+   */
+  providerId: string;
+
+  /**
+   * Exact login name, case-insensitive.
+   *
+   * @generated from field: string user_name = 8;
+   */
+  userName: string;
+
+  /**
+   * Display names starting with this text, case-insensitive.
+   *
+   * @generated from field: string display_name_prefix = 9;
+   */
+  displayNamePrefix: string;
+
+  /**
+   * Principals bound to this role (directly or by their identity provider).
+   *
+   * @generated from field: string role = 10;
+   */
+  role: string;
 };
 
 /**
@@ -493,6 +785,41 @@ export declare type ListPrincipalsRequestJson = {
    * @generated from field: string cursor = 5;
    */
   cursor?: string;
+
+  /**
+   * ACTIVE | DISABLED | REVOKED; empty: ACTIVE, or all with include_inactive.
+   *
+   * @generated from field: string status = 6;
+   */
+  status?: string;
+
+  /**
+   * Principals of one identity provider; "local" for principals created in the Host.
+   *
+   * @generated from field: string provider_id = 7;
+   */
+  providerId?: string;
+
+  /**
+   * Exact login name, case-insensitive.
+   *
+   * @generated from field: string user_name = 8;
+   */
+  userName?: string;
+
+  /**
+   * Display names starting with this text, case-insensitive.
+   *
+   * @generated from field: string display_name_prefix = 9;
+   */
+  displayNamePrefix?: string;
+
+  /**
+   * Principals bound to this role (directly or by their identity provider).
+   *
+   * @generated from field: string role = 10;
+   */
+  role?: string;
 };
 
 /**
@@ -623,6 +950,41 @@ export declare type Principal = Message<"aesp.v1.Principal"> & {
    * @generated from field: uint64 expires_at = 13;
    */
   expiresAt: bigint;
+
+  /**
+   * Login name at the identity provider; empty when none.
+   *
+   * @generated from field: string user_name = 14;
+   */
+  userName: string;
+
+  /**
+   * The identity provider that owns the account; empty for principals created in the Host.
+   *
+   * @generated from field: string provider_id = 15;
+   */
+  providerId: string;
+
+  /**
+   * Directory groups as of the last synchronisation.
+   *
+   * @generated from field: repeated string groups = 16;
+   */
+  groups: string[];
+
+  /**
+   * Roles granted by the identity provider's mapping (in addition to `roles`).
+   *
+   * @generated from field: repeated string synced_roles = 17;
+   */
+  syncedRoles: string[];
+
+  /**
+   * Last synchronisation with the provider, epoch ms; 0 when never.
+   *
+   * @generated from field: uint64 synced_at = 18;
+   */
+  syncedAt: bigint;
 };
 
 /**
@@ -707,6 +1069,41 @@ export declare type PrincipalJson = {
    * @generated from field: uint64 expires_at = 13;
    */
   expiresAt?: string;
+
+  /**
+   * Login name at the identity provider; empty when none.
+   *
+   * @generated from field: string user_name = 14;
+   */
+  userName?: string;
+
+  /**
+   * The identity provider that owns the account; empty for principals created in the Host.
+   *
+   * @generated from field: string provider_id = 15;
+   */
+  providerId?: string;
+
+  /**
+   * Directory groups as of the last synchronisation.
+   *
+   * @generated from field: repeated string groups = 16;
+   */
+  groups?: string[];
+
+  /**
+   * Roles granted by the identity provider's mapping (in addition to `roles`).
+   *
+   * @generated from field: repeated string synced_roles = 17;
+   */
+  syncedRoles?: string[];
+
+  /**
+   * Last synchronisation with the provider, epoch ms; 0 when never.
+   *
+   * @generated from field: uint64 synced_at = 18;
+   */
+  syncedAt?: string;
 };
 
 /**
@@ -1192,6 +1589,26 @@ export declare const EnterpriseIdentityService: GenService<{
     methodKind: "unary";
     input: typeof GetPrincipalAuditTrailRequestSchema;
     output: typeof GetPrincipalAuditTrailResponseSchema;
+  },
+  /**
+   * Issues a new API key; the older keys keep working for `overlap_seconds`, then stop.
+   *
+   * @generated from rpc aesp.v1.EnterpriseIdentityService.RotateServiceAccountSecret
+   */
+  rotateServiceAccountSecret: {
+    methodKind: "unary";
+    input: typeof RotateServiceAccountSecretRequestSchema;
+    output: typeof RotateServiceAccountSecretResponseSchema;
+  },
+  /**
+   * Registers a public key (private_key_jwt) or a client certificate (mutual TLS) for a service account.
+   *
+   * @generated from rpc aesp.v1.EnterpriseIdentityService.RegisterServiceAccountCredential
+   */
+  registerServiceAccountCredential: {
+    methodKind: "unary";
+    input: typeof RegisterServiceAccountCredentialRequestSchema;
+    output: typeof RegisterServiceAccountCredentialResponseSchema;
   },
 }>;
 
