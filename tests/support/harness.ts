@@ -82,7 +82,7 @@ export async function startTestHost(kind: StorageKind, flags: Record<string, unk
   const schema = `aesp_e2e_${randomBytes(6).toString("hex")}`;
   const storageFlags = kind === "postgres" ? { "storage.kind": "postgres", "storage.postgres_url": postgresUrl, "storage.postgres_schema": schema } : {};
   const host = await startHost({
-    flags: { data_dir: dataDir, "gateway.port": 0, "runtime_plane.port": 0, "runtime_plane.heartbeat_interval_ms": 1000, ...storageFlags, ...flags },
+    flags: { data_dir: dataDir, "gateway.port": 0, "runtime_plane.port": 0, "runtime_plane.heartbeat_interval_ms": 1000, "identity.lockout_source_failures": 1_000_000, ...storageFlags, ...flags },
     env: {},
     logDestination: "silent",
   });

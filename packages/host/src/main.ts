@@ -137,7 +137,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     const tenants = new TenantDirectory({ store, clock, principalTtlMs: v["identity.principal_cache_ms"] });
     const tokenAudience = "aesp-api";
     const accessTokens = new JwtAccessTokens({ issuer: v["identity.token_issuer"], audience: tokenAudience, keys: signingKeys, clock, ids });
-    const keyReload = setInterval(() => signingKeys.reload().catch((err: unknown) => logger.error({ err }, "token key reload failed")), 30_000);
+    const keyReload = setInterval(() => void signingKeys.reload().catch((err: unknown) => logger.error({ err }, "token key reload failed")), 30_000);
     keyReload.unref();
     closers.push(async () => clearInterval(keyReload));
     const authenticator = new Authenticator({ tokens: accessTokens, tenants, store, clock });
@@ -284,6 +284,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         clientAssertions: new JoseClientAssertionVerifier(tokenAudience, clock),
         credentialInspector: new HostCredentialInspector(),
         publicUrl: () => publicUrl,
+        platformTenantId: v["identity.platform_tenant"],
         tenantAdmin: new TenantAdmin({ store, clock, audit, tenants, platformTenantId: v["identity.platform_tenant"] }),
         tenants,
         sessions,

@@ -203,13 +203,13 @@ export const auditEventCatalogue = {
     resource: "The service account's principal.",
     metadata: { credential_id: "The credential's id.", kind: "public_key or certificate.", thumbprint_id: "Its SHA-256 thumbprint." },
   },
-  "scim.user.created": { code: "SCM100I", severity: "info", outcome: "SUCCESS", description: "A SCIM client provisioned a user.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
-  "scim.user.updated": { code: "SCM101I", severity: "info", outcome: "SUCCESS", description: "A SCIM client replaced or patched a user.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
-  "scim.user.deactivated": { code: "SCM102I", severity: "info", outcome: "SUCCESS", description: "A SCIM client set a user inactive; its sessions and tokens were revoked.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
-  "scim.user.deleted": { code: "SCM103I", severity: "info", outcome: "SUCCESS", description: "A SCIM client deleted a user; the principal is kept as REVOKED for the audit trail.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
-  "scim.group.created": { code: "SCM110I", severity: "info", outcome: "SUCCESS", description: "A SCIM client created a group.", resource: "The group.", metadata: { display_name: "The group's name.", members: "Number of members." } },
-  "scim.group.updated": { code: "SCM111I", severity: "info", outcome: "SUCCESS", description: "A SCIM client replaced or patched a group.", resource: "The group.", metadata: { display_name: "The group's name.", members: "Number of members." } },
-  "scim.group.deleted": { code: "SCM112I", severity: "info", outcome: "SUCCESS", description: "A SCIM client deleted a group.", resource: "The group.", metadata: { display_name: "The group's name." } },
+  "scim_user.created": { code: "SCM100I", severity: "info", outcome: "SUCCESS", description: "A SCIM client provisioned a user.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
+  "scim_user.updated": { code: "SCM101I", severity: "info", outcome: "SUCCESS", description: "A SCIM client replaced or patched a user.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
+  "scim_user.deactivated": { code: "SCM102I", severity: "info", outcome: "SUCCESS", description: "A SCIM client set a user inactive; its sessions and tokens were revoked.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
+  "scim_user.deleted": { code: "SCM103I", severity: "info", outcome: "SUCCESS", description: "A SCIM client deleted a user; the principal is kept as REVOKED for the audit trail.", resource: "The principal.", metadata: { user_name: "The SCIM userName." } },
+  "scim_group.created": { code: "SCM110I", severity: "info", outcome: "SUCCESS", description: "A SCIM client created a group.", resource: "The group.", metadata: { display_name: "The group's name.", members: "Number of members." } },
+  "scim_group.updated": { code: "SCM111I", severity: "info", outcome: "SUCCESS", description: "A SCIM client replaced or patched a group.", resource: "The group.", metadata: { display_name: "The group's name.", members: "Number of members." } },
+  "scim_group.deleted": { code: "SCM112I", severity: "info", outcome: "SUCCESS", description: "A SCIM client deleted a group.", resource: "The group.", metadata: { display_name: "The group's name." } },
 
   // ------------------------------------------------------------ sessions
   "session.created": {

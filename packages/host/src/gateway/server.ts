@@ -17,7 +17,7 @@ import { EnterpriseCostManagementService } from "@aesp/proto/cost";
 import { EnterpriseGovernanceService } from "@aesp/proto/governance";
 import { EnterpriseIdentityService } from "@aesp/proto/identity";
 import { EnterpriseConfigurationService } from "@aesp/proto/configuration";
-import { IdentityProviderService } from "@aesp/proto/identity_provider";
+import { IdentityProviderService, ServiceAccountCredentialService } from "@aesp/proto/identity_provider";
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import formbody from "@fastify/formbody";
@@ -41,7 +41,7 @@ import { runtimeAdminService } from "./services/runtime-admin-service.ts";
 import { sessionService } from "./services/session-service.ts";
 import { toolService } from "./services/tool-service.ts";
 import { authenticationService } from "./services/authentication-service.ts";
-import { identityService } from "./services/identity-service.ts";
+import { identityService, serviceAccountCredentialService } from "./services/identity-service.ts";
 import { governanceService } from "./services/governance-service.ts";
 import { policyService } from "./services/policy-service.ts";
 import { auditService } from "./services/audit-service.ts";
@@ -149,6 +149,7 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     register(EnterpriseIdentityService, identityService(deps));
     register(EnterpriseConfigurationService, {});
     register(IdentityProviderService, identityProviderService(deps));
+    register(ServiceAccountCredentialService, serviceAccountCredentialService(deps));
   };
 
   const contextValues = (req: FastifyRequest) => {

@@ -51,6 +51,8 @@ export interface GatewayDeps {
   readonly replayGuard: ReplayGuard;
   readonly clientAssertions: ClientAssertionVerifier;
   readonly credentialInspector: CredentialInspector;
+  /** The tenant holding platform administrators. */
+  readonly platformTenantId: string;
   /** The gateway's external base URL (SAML ACS and metadata). */
   readonly publicUrl: () => string;
   readonly tenantAdmin: TenantAdmin;

@@ -1,6 +1,6 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { RedeemBootstrapTokenRequest } from "@aesp/proto/host";
-import { requirePermission } from "@aesp/core";
+import { EnterpriseError } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import type { GatewayDeps } from "./deps.ts";
 
@@ -31,8 +31,10 @@ export function hostService(deps: GatewayDeps) {
     },
     async rotateTokenSigningKey(_req: unknown, ctx: HandlerContext) {
       const caller = callerOf(ctx);
-      requirePermission(caller, "platform:keys");
-      if (!caller.roles.includes("platform-admin")) requirePermission(caller, "platform:admin");
+      // Signing keys are the whole platform's: only a platform administrator may rotate them.
+      if (caller.tenantId !== deps.platformTenantId || !caller.roles.includes("platform-admin")) {
+        throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { required_role: "platform-admin" } });
+      }
       const rotated = await deps.signingKeys.rotate();
       await deps.audit.record({
         eventType: "signing_key.rotated",

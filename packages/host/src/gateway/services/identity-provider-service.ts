@@ -78,9 +78,9 @@ export function identityProviderService(deps: GatewayDeps) {
           providerId: p.providerId,
           kind: p.kind,
           displayName: p.displayName,
-          issuer: p.kind === "oidc" ? String(p.settings["issuer"] ?? "") : "",
-          clientId: p.kind === "oidc" ? String(p.settings["client_id"] ?? "") : "",
-          scopes: p.kind === "oidc" ? String(p.settings["scopes"] ?? "openid profile email") : "",
+          issuer: p.kind === "oidc" ? stringSetting(p, "issuer", "") : "",
+          clientId: p.kind === "oidc" ? stringSetting(p, "cli_client_id", stringSetting(p, "client_id", "")) : "",
+          scopes: p.kind === "oidc" ? stringSetting(p, "scopes", "openid profile email") : "",
           loginUrl: p.kind === "saml" ? `${deps.publicUrl()}/saml/${p.tenantId}/${p.providerId}/login` : "",
         })),
       };
@@ -101,4 +101,9 @@ function mappingToWire(record: IdentityProviderRecord): JsonObject {
   if (m.maxClearance !== undefined) out["max_clearance"] = m.maxClearance;
   if (m.attributes !== undefined) out["attributes"] = m.attributes;
   return out;
+}
+
+function stringSetting(record: IdentityProviderRecord, name: string, fallback: string): string {
+  const value = record.settings[name];
+  return typeof value === "string" && value !== "" ? value : fallback;
 }

@@ -5,11 +5,10 @@ import type {
   GetPrincipalDetailsRequest,
   ListPrincipalsRequest,
   ListServiceAccountsRequest,
-  RegisterServiceAccountCredentialRequest,
   RevokeServiceAccountRequest,
-  RotateServiceAccountSecretRequest,
   UpdatePrincipalRolesRequest,
 } from "@aesp/proto/identity";
+import type { RegisterServiceAccountCredentialRequest, RotateServiceAccountSecretRequest } from "@aesp/proto/identity_provider";
 import { EnterpriseError, buildSecurityContext, requirePermission } from "@aesp/core";
 import type { PrincipalFilter, PrincipalStatus } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
@@ -95,6 +94,19 @@ export function identityService(deps: GatewayDeps) {
       });
       return { events: records.map(auditEventToWire), nextCursor: records.length === limit ? String(records.at(-1)?.seq ?? "") : "" };
     },
+    async getPrincipalDetails(req: GetPrincipalDetailsRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      const principal = await deps.identity.getPrincipal(caller, req.principalId === "" ? caller.principalId : req.principalId);
+      const snapshot = await deps.tenants.activeSnapshot(caller.tenantId);
+      const effective = req.includePermissions ? [...buildSecurityContext(snapshot, principal, { tokenId: "", tokenExpiresAt: 0, claims: {} }).permissions].sort() : [];
+      return { principal: principalToWire(principal), effectivePermissions: effective };
+    },
+  };
+}
+
+/** ServiceAccountCredentialService: key rotation, public keys and client certificates of service accounts. */
+export function serviceAccountCredentialService(deps: GatewayDeps) {
+  return {
     async rotateServiceAccountSecret(req: RotateServiceAccountSecretRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
       await assertOwnTenant(deps, ctx, req.tenantId);
@@ -112,13 +124,6 @@ export function identityService(deps: GatewayDeps) {
         deps.credentialInspector,
       );
       return { credentialId: record.credentialId, kind: record.kind, thumbprint: record.thumbprint, expiresAt: BigInt(record.expiresAt ?? 0) };
-    },
-    async getPrincipalDetails(req: GetPrincipalDetailsRequest, ctx: HandlerContext) {
-      const caller = callerOf(ctx);
-      const principal = await deps.identity.getPrincipal(caller, req.principalId === "" ? caller.principalId : req.principalId);
-      const snapshot = await deps.tenants.activeSnapshot(caller.tenantId);
-      const effective = req.includePermissions ? [...buildSecurityContext(snapshot, principal, { tokenId: "", tokenExpiresAt: 0, claims: {} }).permissions].sort() : [];
-      return { principal: principalToWire(principal), effectivePermissions: effective };
     },
   };
 }

@@ -15,6 +15,263 @@ import type { StructJson } from "@bufbuild/protobuf/wkt";
 export declare const file_aesp_v1_identity_provider: GenFile;
 
 /**
+ * @generated from message aesp.v1.RotateServiceAccountSecretRequest
+ */
+export declare type RotateServiceAccountSecretRequest = Message<"aesp.v1.RotateServiceAccountSecretRequest"> & {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * How long the older keys keep working (0: they stop at once).
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds: number;
+};
+
+/**
+ * @generated from message aesp.v1.RotateServiceAccountSecretRequest
+ */
+export declare type RotateServiceAccountSecretRequestJson = {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId?: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId?: string;
+
+  /**
+   * How long the older keys keep working (0: they stop at once).
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds?: number;
+};
+
+/**
+ * Describes the message aesp.v1.RotateServiceAccountSecretRequest.
+ * Use `create(RotateServiceAccountSecretRequestSchema)` to create a new message.
+ */
+export declare const RotateServiceAccountSecretRequestSchema: GenMessage<RotateServiceAccountSecretRequest, {jsonType: RotateServiceAccountSecretRequestJson}>;
+
+/**
+ * @generated from message aesp.v1.RotateServiceAccountSecretResponse
+ */
+export declare type RotateServiceAccountSecretResponse = Message<"aesp.v1.RotateServiceAccountSecretResponse"> & {
+  /**
+   * Shown once.
+   *
+   * @generated from field: string api_key = 1;
+   */
+  apiKey: string;
+
+  /**
+   * When the older keys stop working, epoch ms.
+   *
+   * @generated from field: uint64 old_keys_expire_at = 2;
+   */
+  oldKeysExpireAt: bigint;
+
+  /**
+   * 0 means never.
+   *
+   * @generated from field: uint64 expires_at = 3;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * @generated from message aesp.v1.RotateServiceAccountSecretResponse
+ */
+export declare type RotateServiceAccountSecretResponseJson = {
+  /**
+   * Shown once.
+   *
+   * @generated from field: string api_key = 1;
+   */
+  apiKey?: string;
+
+  /**
+   * When the older keys stop working, epoch ms.
+   *
+   * @generated from field: uint64 old_keys_expire_at = 2;
+   */
+  oldKeysExpireAt?: string;
+
+  /**
+   * 0 means never.
+   *
+   * @generated from field: uint64 expires_at = 3;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RotateServiceAccountSecretResponse.
+ * Use `create(RotateServiceAccountSecretResponseSchema)` to create a new message.
+ */
+export declare const RotateServiceAccountSecretResponseSchema: GenMessage<RotateServiceAccountSecretResponse, {jsonType: RotateServiceAccountSecretResponseJson}>;
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialRequest
+ */
+export declare type RegisterServiceAccountCredentialRequest = Message<"aesp.v1.RegisterServiceAccountCredentialRequest"> & {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from oneof aesp.v1.RegisterServiceAccountCredentialRequest.credential
+   */
+  credential: {
+    /**
+     * A public JWK (JSON text) whose private key signs client assertions (RFC 7523).
+     *
+     * @generated from field: string public_key_jwk = 3;
+     */
+    value: string;
+    case: "publicKeyJwk";
+  } | {
+    /**
+     * A PEM certificate the account presents in the TLS handshake with the gateway.
+     *
+     * @generated from field: string certificate_pem = 4;
+     */
+    value: string;
+    case: "certificatePem";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * 0 means never (a certificate's own expiry always applies).
+   *
+   * @generated from field: uint64 expires_at = 5;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialRequest
+ */
+export declare type RegisterServiceAccountCredentialRequestJson = {
+  /**
+   * @generated from field: string service_account_id = 1;
+   */
+  serviceAccountId?: string;
+
+  /**
+   * @generated from field: string tenant_id = 2;
+   */
+  tenantId?: string;
+
+  /**
+   * A public JWK (JSON text) whose private key signs client assertions (RFC 7523).
+   *
+   * @generated from field: string public_key_jwk = 3;
+   */
+  publicKeyJwk?: string;
+
+  /**
+   * A PEM certificate the account presents in the TLS handshake with the gateway.
+   *
+   * @generated from field: string certificate_pem = 4;
+   */
+  certificatePem?: string;
+
+  /**
+   * 0 means never (a certificate's own expiry always applies).
+   *
+   * @generated from field: uint64 expires_at = 5;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RegisterServiceAccountCredentialRequest.
+ * Use `create(RegisterServiceAccountCredentialRequestSchema)` to create a new message.
+ */
+export declare const RegisterServiceAccountCredentialRequestSchema: GenMessage<RegisterServiceAccountCredentialRequest, {jsonType: RegisterServiceAccountCredentialRequestJson}>;
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialResponse
+ */
+export declare type RegisterServiceAccountCredentialResponse = Message<"aesp.v1.RegisterServiceAccountCredentialResponse"> & {
+  /**
+   * @generated from field: string credential_id = 1;
+   */
+  credentialId: string;
+
+  /**
+   * public_key | certificate.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * RFC 7638 JWK thumbprint or SHA-256 of the certificate's DER, hex.
+   *
+   * @generated from field: string thumbprint = 3;
+   */
+  thumbprint: string;
+
+  /**
+   * @generated from field: uint64 expires_at = 4;
+   */
+  expiresAt: bigint;
+};
+
+/**
+ * @generated from message aesp.v1.RegisterServiceAccountCredentialResponse
+ */
+export declare type RegisterServiceAccountCredentialResponseJson = {
+  /**
+   * @generated from field: string credential_id = 1;
+   */
+  credentialId?: string;
+
+  /**
+   * public_key | certificate.
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind?: string;
+
+  /**
+   * RFC 7638 JWK thumbprint or SHA-256 of the certificate's DER, hex.
+   *
+   * @generated from field: string thumbprint = 3;
+   */
+  thumbprint?: string;
+
+  /**
+   * @generated from field: uint64 expires_at = 4;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RegisterServiceAccountCredentialResponse.
+ * Use `create(RegisterServiceAccountCredentialResponseSchema)` to create a new message.
+ */
+export declare const RegisterServiceAccountCredentialResponseSchema: GenMessage<RegisterServiceAccountCredentialResponse, {jsonType: RegisterServiceAccountCredentialResponseJson}>;
+
+/**
  * A tenant's connection to an identity provider.
  *
  * @generated from message aesp.v1.IdentityProvider
@@ -730,6 +987,36 @@ export declare const IdentityProviderService: GenService<{
     methodKind: "unary";
     input: typeof ListSignInMethodsRequestSchema;
     output: typeof ListSignInMethodsResponseSchema;
+  },
+}>;
+
+/**
+ * Credentials of service accounts beyond the API key CreateServiceAccount issues. Invented: the
+ * seeds' EnterpriseIdentityService has no RPC for rotation or for public-key and certificate
+ * credentials, and its RPC list is kept exactly as the seeds give it.
+ *
+ * @generated from service aesp.v1.ServiceAccountCredentialService
+ */
+export declare const ServiceAccountCredentialService: GenService<{
+  /**
+   * Issues a new API key; the older keys keep working for `overlap_seconds`, then stop.
+   *
+   * @generated from rpc aesp.v1.ServiceAccountCredentialService.RotateServiceAccountSecret
+   */
+  rotateServiceAccountSecret: {
+    methodKind: "unary";
+    input: typeof RotateServiceAccountSecretRequestSchema;
+    output: typeof RotateServiceAccountSecretResponseSchema;
+  },
+  /**
+   * Registers a public key (private_key_jwt) or a client certificate (mutual TLS) for a service account.
+   *
+   * @generated from rpc aesp.v1.ServiceAccountCredentialService.RegisterServiceAccountCredential
+   */
+  registerServiceAccountCredential: {
+    methodKind: "unary";
+    input: typeof RegisterServiceAccountCredentialRequestSchema;
+    output: typeof RegisterServiceAccountCredentialResponseSchema;
   },
 }>;
 
