@@ -8,6 +8,7 @@ import type { DirectoryLookup, ExternalIdentity, OidcTokenVerifier, PasswordDire
 import type { SignInThrottle } from "./sign-in-throttle.ts";
 import { mapExternalIdentity } from "./external-identity.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
+import { updatePrincipal } from "./principal-updates.ts";
 import type { RequestOrigin } from "./security-context.ts";
 import type { IssuedTokens, TokenService } from "./token-service.ts";
 
@@ -56,20 +57,21 @@ export class ExternalSignIn {
   async passwordSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, directory: PasswordDirectory, username: string, password: string): Promise<IssuedTokens> {
     const subject = { tenantId: provider.tenantId, method: "ldap", account: `${provider.providerId}/${username}`, sourceIp: origin.sourceIp };
     await this.#throttle.assertNotLocked(subject);
-    let identity: ExternalIdentity;
-    try {
-      identity = await directory.authenticate(username, password);
-    } catch (err) {
-      if (isErrorCode(err, "AUTHENTICATION_FAILED")) {
-        await this.#auditFailure(origin, provider, "ldap", err.details["reason"] ?? "invalid_credentials");
-        await this.#throttle.failed(subject, origin);
-        // A disabled directory account also loses its Host principal at once.
-        if (err.details["reason"] === "account_disabled") await this.#deprovisionLinked(provider, username);
+    return this.#auditingFailures(origin, provider, "ldap", async () => {
+      let identity: ExternalIdentity;
+      try {
+        identity = await directory.authenticate(username, password);
+      } catch (err) {
+        if (isErrorCode(err, "AUTHENTICATION_FAILED")) {
+          await this.#throttle.failed(subject, origin);
+          // A disabled directory account also loses its Host principal at once.
+          if (err.details["reason"] === "account_disabled") await this.#deprovisionLinked(provider, username);
+        }
+        throw err;
       }
-      throw err;
-    }
-    await this.#throttle.succeeded(subject);
-    return this.#signInOrAudit(origin, provider, identity, "ldap");
+      await this.#throttle.succeeded(subject);
+      return this.signIn(origin, provider, identity, "ldap");
+    });
   }
 
   /**
@@ -77,16 +79,13 @@ export class ExternalSignIn {
    * @throws EnterpriseError AUTHENTICATION_FAILED, TENANT_SUSPENDED
    */
   async samlSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, sp: SamlServiceProvider, samlResponse: string, replay: ReplayGuard): Promise<IssuedTokens> {
-    try {
+    return this.#auditingFailures(origin, provider, "saml", async () => {
       const assertion = await sp.acceptResponse(samlResponse);
       if (!(await replay.firstUse(`saml-assertion:${provider.tenantId}:${provider.providerId}:${assertion.assertionId}`, assertion.notOnOrAfter))) {
         throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "assertion_replayed" } });
       }
-      return await this.#signInOrAudit(origin, provider, assertion.identity, "saml");
-    } catch (err) {
-      if (isErrorCode(err, "AUTHENTICATION_FAILED") && err.details["stage"] !== "audited") await this.#auditFailure(origin, provider, "saml", err.details["reason"] ?? "invalid_response");
-      throw err;
-    }
+      return this.signIn(origin, provider, assertion.identity, "saml");
+    });
   }
 
   /**
@@ -94,26 +93,21 @@ export class ExternalSignIn {
    * @throws EnterpriseError AUTHENTICATION_FAILED, TOKEN_EXPIRED, TENANT_SUSPENDED, IDENTITY_PROVIDER_UNAVAILABLE
    */
   async oidcSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, verifier: OidcTokenVerifier, idToken: string, replay: ReplayGuard): Promise<IssuedTokens> {
-    try {
+    return this.#auditingFailures(origin, provider, "oidc", async () => {
       const identity = await verifier.verifyIdToken(idToken);
       // An ID token is a one-time proof of sign-in: presenting it twice is a replay.
       const tokenKey = `oidc-id-token:${provider.tenantId}:${provider.providerId}:${identity.subject}:${String(identity.claims["jti"] ?? "")}:${String(identity.claims["iat"] ?? "")}`;
       if (!(await replay.firstUse(tokenKey, this.#clock.now() + 24 * 3600 * 1000))) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "id_token_replayed" } });
-      return await this.#signInOrAudit(origin, provider, identity, "oidc");
-    } catch (err) {
-      if (isErrorCode(err, "AUTHENTICATION_FAILED", "TOKEN_EXPIRED") && err.details["stage"] !== "audited") await this.#auditFailure(origin, provider, "oidc", err.details["reason"] ?? err.code.toLowerCase());
-      throw err;
-    }
+      return this.signIn(origin, provider, identity, "oidc");
+    });
   }
 
-  async #signInOrAudit(origin: RequestOrigin, provider: IdentityProviderRecord, identity: ExternalIdentity, method: string): Promise<IssuedTokens> {
+  /** Runs a sign-in and records `authn.failed` once for any refusal, wherever in the sign-in it arose. */
+  async #auditingFailures(origin: RequestOrigin, provider: IdentityProviderRecord, method: string, signIn: () => Promise<IssuedTokens>): Promise<IssuedTokens> {
     try {
-      return await this.signIn(origin, provider, identity, method);
+      return await signIn();
     } catch (err) {
-      if (isErrorCode(err, "AUTHENTICATION_FAILED", "TENANT_SUSPENDED")) {
-        await this.#auditFailure(origin, provider, method, err.details["reason"] ?? err.code.toLowerCase());
-        throw new EnterpriseError(err.code, { details: { ...err.details, stage: "audited" }, tenantId: provider.tenantId, cause: err });
-      }
+      if (isErrorCode(err, "AUTHENTICATION_FAILED", "TOKEN_EXPIRED", "TENANT_SUSPENDED")) await this.#auditFailure(origin, provider, method, err.details["reason"] ?? err.code.toLowerCase());
       throw err;
     }
   }
@@ -245,16 +239,8 @@ export class ExternalSignIn {
    */
   async deprovision(origin: RequestOrigin, tenantId: string, principalId: string, reason: string, providerId: string, actorPrincipalId: string, status: "DISABLED" | "REVOKED" = "DISABLED"): Promise<void> {
     const stores = this.#store.forTenant(tenantId);
-    for (let attempt = 0; ; attempt++) {
-      const principal = await stores.principals.get(principalId);
-      if (principal === null) return;
-      try {
-        if (principal.status !== status) await stores.principals.update({ ...principal, status, revision: principal.revision + 1 }, principal.revision);
-        break;
-      } catch (err) {
-        if (!isErrorCode(err, "CONFLICT") || attempt >= 3) throw err;
-      }
-    }
+    const exists = await updatePrincipal(stores.principals, principalId, (current) => (current.status === status ? null : { ...current, status }));
+    if (!exists) return;
     this.#tenants.forgetPrincipal(tenantId, principalId);
     const revoked = await this.#tokens.revokeAllForPrincipal(origin, tenantId, principalId, reason, actorPrincipalId);
     const sessionsEnded = await this.#sessions.endForPrincipal(tenantId, principalId);

@@ -8,6 +8,7 @@ import type { TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot
 import { provisionTenant } from "../tenancy/tenant-admin.ts";
 import { formatApiKey, parseApiKey } from "./api-keys.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
+import { revocationCutoff } from "./principal-updates.ts";
 import type { SignInThrottle } from "./sign-in-throttle.ts";
 import type { IssuedTokens, TokenService } from "./token-service.ts";
 import { hasPermission, requirePermission } from "./require-permission.ts";
@@ -307,15 +308,14 @@ export class IdentityService {
   async authenticateCertificate(origin: RequestOrigin, tenantId: string, thumbprint: string): Promise<IssuedTokens> {
     try {
       const snapshot = tenantId === "" ? null : await this.#tenants.snapshot(tenantId);
-      const stores = this.#store.forTenant(tenantId === "" ? this.#options.platformTenantId : tenantId);
-      const credential = snapshot === null ? null : await stores.clientCredentials.findByThumbprint(thumbprint);
+      const credential = snapshot === null ? null : await this.#store.forTenant(tenantId).clientCredentials.findByThumbprint(thumbprint);
       const now = this.#clock.now();
       if (snapshot === null || credential === null || credential.kind !== "certificate") throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_certificate" } });
       if ((credential.revokedAt !== null && credential.revokedAt <= now) || (credential.expiresAt !== null && credential.expiresAt <= now)) {
         throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "certificate_revoked_or_expired" } });
       }
       if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId });
-      const principal = await stores.principals.get(credential.principalId);
+      const principal = await this.#store.forTenant(tenantId).principals.get(credential.principalId);
       assertPrincipalUsable(principal, now);
       return await this.#tokens.issue(principal, { amr: ["hwk"], acr: "", providerId: "", method: "client_certificate" }, origin, false, { credential_id: credential.credentialId });
     } catch (err) {
@@ -466,9 +466,7 @@ export class IdentityService {
     const now = this.#clock.now();
     const revokedKeys = await this.#store.transaction(async (tx) => {
       const txStores = tx.forTenant(ctx.tenantId);
-      // Whole seconds, rounded up: access tokens carry `iat` in seconds.
-      const tokensValidAfter = Math.ceil((now + 1) / 1000) * 1000;
-      await txStores.principals.update({ ...principal, status: "REVOKED", tokensValidAfter, revision: principal.revision + 1 }, principal.revision);
+      await txStores.principals.update({ ...principal, status: "REVOKED", tokensValidAfter: revocationCutoff(now), revision: principal.revision + 1 }, principal.revision);
       await txStores.clientCredentials.revokeForPrincipal(principalId, now);
       await txStores.refreshTokens.revokeForPrincipal(principalId, now);
       return txStores.apiKeys.revokeForPrincipal(principalId, now);

@@ -1,4 +1,5 @@
 import { EnterpriseError, isErrorCode } from "../errors.ts";
+import { revocationCutoff, updatePrincipal } from "./principal-updates.ts";
 import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, Store } from "../ports.ts";
 import type { PrincipalRecord, RefreshTokenRecord } from "../records.ts";
@@ -208,18 +209,9 @@ export class TokenService {
    */
   async revokeAllForPrincipal(origin: RequestOrigin, tenantId: string, principalId: string, reason: string, actorPrincipalId: string): Promise<number> {
     const stores = this.#store.forTenant(tenantId);
-    // Whole seconds: access tokens carry `iat` in seconds, so round up to cover this second's tokens.
-    const cutoff = Math.ceil((this.#clock.now() + 1) / 1000) * 1000;
-    for (let attempt = 0; ; attempt++) {
-      const principal = await stores.principals.get(principalId);
-      if (principal === null) return 0;
-      try {
-        if (principal.tokensValidAfter < cutoff) await stores.principals.update({ ...principal, tokensValidAfter: cutoff }, principal.revision);
-        break;
-      } catch (err) {
-        if (!isErrorCode(err, "CONFLICT") || attempt >= 3) throw err;
-      }
-    }
+    const cutoff = revocationCutoff(this.#clock.now());
+    const exists = await updatePrincipal(stores.principals, principalId, (current) => (current.tokensValidAfter < cutoff ? { ...current, tokensValidAfter: cutoff } : null));
+    if (!exists) return 0;
     const count = await stores.refreshTokens.revokeForPrincipal(principalId, this.#clock.now());
     await this.#auditRevocation(origin, tenantId, principalId, actorPrincipalId, "all", "", reason);
     return count;

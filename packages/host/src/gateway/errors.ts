@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { create } from "@bufbuild/protobuf";
 import { EnterpriseErrorSchema } from "@aesp/proto/enterprise";
 import { EnterpriseError, toEnterpriseError } from "@aesp/core";
@@ -20,6 +21,11 @@ const codeByStatus: Record<ErrorStatus, Code> = {
   unimplemented: Code.Unimplemented,
   internal: Code.Internal,
 };
+
+/** The HTTP status of an EnterpriseError on plain HTTP routes, as the Connect protocol maps its code. */
+export function httpStatusOf(error: EnterpriseError): number {
+  return codeToHttpStatus(codeByStatus[error.status]);
+}
 
 /** The wire form of an EnterpriseError: the message carried in error details. */
 export function toEnterpriseErrorMessage(error: EnterpriseError) {

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { EnterpriseError } from "@aesp/core";
 import type { RequestOrigin } from "@aesp/core";
-import { toEnterpriseErrorMessage } from "./errors.ts";
+import { httpStatusOf, toEnterpriseErrorMessage } from "./errors.ts";
 import type { GatewayDeps } from "./services/deps.ts";
 
 const loopbackReturn = /^http:\/\/(127\.0\.0\.1|\[::1\]):\d{1,5}\/[A-Za-z0-9/_-]*$/;
@@ -51,21 +51,12 @@ export async function identityRoutes(app: FastifyInstance, deps: GatewayDeps): P
   });
 }
 
-const httpStatus: Record<string, number> = {
-  invalid_argument: 400,
-  unauthenticated: 401,
-  permission_denied: 403,
-  not_found: 404,
-  resource_exhausted: 429,
-  unavailable: 503,
-};
-
 async function answer(reply: FastifyReply, work: () => Promise<FastifyReply>): Promise<FastifyReply> {
   try {
     return await work();
   } catch (err) {
     const error = err instanceof EnterpriseError ? err : new EnterpriseError("INTERNAL_ERROR", { cause: err });
     const message = toEnterpriseErrorMessage(error);
-    return reply.code(httpStatus[error.status] ?? 500).header("cache-control", "no-store").send({ code: message.code, message: message.message, details: message.details });
+    return reply.code(httpStatusOf(error)).header("cache-control", "no-store").send({ code: message.code, message: message.message, details: message.details });
   }
 }
