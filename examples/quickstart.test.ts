@@ -36,6 +36,8 @@ describe("examples/README.md quick start against a real Host", () => {
       stderrIsTty: false,
       waitForShutdownSignal: () => new Promise(() => undefined),
       loadHost: async (): Promise<HostModule> => import("@aesp/host"),
+      readSecret: () => Promise.reject(new Error("no terminal in this test")),
+      openBrowser: () => Promise.reject(new Error("no browser in this test")),
     };
     const code = await runCli(["--host", host.gatewayUrl, "--ca", join(host.dataDir, "ca.pem"), ...args], io);
     return { code, stdout, stderr };

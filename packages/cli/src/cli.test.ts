@@ -185,6 +185,8 @@ describe("aesp CLI", () => {
       stderrIsTty: false,
       waitForShutdownSignal: () => Promise.resolve("SIGTERM"),
       loadHost: () => Promise.reject(new Error("no host in this test")),
+      readSecret: () => Promise.reject(new Error("no terminal in this test")),
+      openBrowser: () => Promise.reject(new Error("no browser in this test")),
       ...options.io,
     };
     const code = await runCli(argv, io);
@@ -268,7 +270,7 @@ describe("aesp CLI", () => {
   test("commands that need credentials say how to log in", async () => {
     const result = await run(["tenant", "list", "--host", hostUrl]);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /error AUTHENTICATION_FAILED: No API key for profile "default"/);
+    assert.match(result.stderr, /error AUTHENTICATION_FAILED: No credentials for profile "default"/);
     assert.match(result.stderr, /aesp login --bootstrap-token/);
   });
 
@@ -297,7 +299,7 @@ describe("aesp CLI", () => {
     const malformed = await run(["login", "--api-key", "nope", "--host", hostUrl]);
     assert.match(malformed.stderr, /error INVALID_ARGUMENT: The API key is malformed/);
     const both = await run(["login", "--api-key", adminKey, "--bootstrap-token", "x"]);
-    assert.match(both.stderr, /exactly one of --bootstrap-token or --api-key/);
+    assert.match(both.stderr, /Give exactly one way to sign in/);
     const good = await run(["--profile", "ops", "login", "--api-key", adminKey, "--host", hostUrl]);
     assert.equal(good.code, 0, good.stderr);
     const file = await readProfiles(join(home, "profiles.json"));

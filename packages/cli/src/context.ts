@@ -9,8 +9,16 @@ import { toJson } from "@bufbuild/protobuf";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { AespError, createAespClient } from "@aesp/client";
 import type { AespClient } from "@aesp/client";
-import { profilePath, readProfiles } from "./profiles.ts";
+import { profilePath, readProfiles, updateProfile, withProfileLock } from "./profiles.ts";
 import type { Profile } from "./profiles.ts";
+
+/** The `aesp login` flags that repeat a stored sign-in method (`oidc:corp` → `--oidc corp`). */
+export function signInFlag(signIn: string | undefined): string {
+  const [kind, provider] = (signIn ?? "").split(":", 2);
+  if (kind === "ldap") return `--ldap ${provider ?? ""} --username <name>`.replace("  ", " ");
+  if (kind === "oidc" || kind === "saml") return `--${kind} ${provider ?? ""}`.trim();
+  return "--oidc | --saml | --ldap";
+}
 import { formatTable } from "./table.ts";
 import type { Column } from "./table.ts";
 
@@ -50,6 +58,13 @@ export interface CliIo {
   /** Resolves with the signal name on the first SIGINT/SIGTERM. */
   waitForShutdownSignal(): Promise<string>;
   loadHost(): Promise<HostModule>;
+  /**
+   * Reads a secret: from the terminal without echo after printing `prompt` to stderr, or, when
+   * stdin is not a terminal, the first line of stdin (for `--password-stdin` and scripts).
+   */
+  readSecret(prompt: string): Promise<string>;
+  /** Opens a URL in the person's browser; rejects when none can be started. */
+  openBrowser(url: string): Promise<void>;
 }
 
 /** The options every command accepts. */
@@ -70,6 +85,9 @@ export interface Settings {
   readonly caPath: string | undefined;
   readonly apiKey: string | undefined;
 }
+
+/** Refresh a person's access token when it has less than this left. */
+const accessTokenRefreshSkewMs = 30_000;
 
 /** Per-invocation state of a command. */
 export class CliContext {
@@ -118,31 +136,86 @@ export class CliContext {
   }
 
   /**
-   * A client of the configured Host. With `authenticated` (the default) an API key is required.
-   * @throws AespError AUTHENTICATION_FAILED when no API key is configured; INVALID_ARGUMENT when the CA file cannot be read.
+   * A client of the configured Host. With `authenticated` (the default) a credential is required:
+   * an API key (flag, `AESP_API_KEY` or profile), else the profile's sign-in tokens, refreshed
+   * here when the access token is about to expire.
+   * @throws AespError AUTHENTICATION_FAILED when there is no credential or the sign-in has ended; INVALID_ARGUMENT when the CA file cannot be read.
    */
   async client(options: { authenticated?: boolean; host?: string; apiKey?: string } = {}): Promise<AespClient> {
     const settings = await this.settings();
     const authenticated = options.authenticated ?? true;
     const apiKey = options.apiKey ?? settings.apiKey;
-    if (authenticated && apiKey === undefined) {
+    const connect = async (credential: { apiKey?: string; accessToken?: string }): Promise<AespClient> => {
+      const caCertificatePem = await this.caCertificatePem();
+      const client = createAespClient({
+        baseUrl: options.host ?? settings.host,
+        ...(caCertificatePem === undefined ? {} : { caCertificatePem }),
+        ...credential,
+      });
+      this.#clients.push(client);
+      return client;
+    };
+    if (!authenticated) return connect({});
+    if (apiKey !== undefined) return connect({ apiKey });
+    const accessToken = await this.#signedInAccessToken(settings, () => connect({}));
+    if (accessToken === undefined) {
       throw new AespError({
         code: "AUTHENTICATION_FAILED",
-        message: `No API key for profile "${settings.profileName}".`,
+        message: `No credentials for profile "${settings.profileName}".`,
         remediation: [
-          "Log in: aesp login --bootstrap-token <token> (first administrator) or aesp login --api-key <key>.",
+          "Sign in: aesp login --tenant <tenant> --oidc | --saml | --ldap --username <name>.",
+          "Or store a key: aesp login --api-key <key> (first administrator: aesp login --bootstrap-token <token>).",
           "Or set AESP_API_KEY for this command.",
         ],
       });
     }
-    const caCertificatePem = await this.caCertificatePem();
-    const client = createAespClient({
-      baseUrl: options.host ?? settings.host,
-      ...(caCertificatePem === undefined ? {} : { caCertificatePem }),
-      ...(authenticated && apiKey !== undefined ? { apiKey } : {}),
+    return connect({ accessToken });
+  }
+
+  /**
+   * The profile's access token from a person's sign-in, refreshed through the rotating refresh
+   * token when it expires within {@link accessTokenRefreshSkewMs}. The refresh runs under the
+   * profile lock and re-reads the profile inside it, since another `aesp` process may have
+   * rotated the refresh token meanwhile (presenting the old one would revoke the sign-in).
+   */
+  async #signedInAccessToken(settings: Settings, publicClient: () => Promise<AespClient>): Promise<string | undefined> {
+    const fresh = (profile: Profile): string | undefined => {
+      const expiresAt = Number(profile.access_token_expires_at ?? "0");
+      return profile.access_token !== undefined && profile.access_token !== "" && expiresAt - accessTokenRefreshSkewMs > Date.now() ? profile.access_token : undefined;
+    };
+    const current = fresh(settings.profile);
+    if (current !== undefined) return current;
+    if (settings.profile.refresh_token === undefined || settings.profile.refresh_token === "") return undefined;
+    return await withProfileLock(settings.profilePath, async () => {
+      const profile = (await readProfiles(settings.profilePath)).profiles[settings.profileName] ?? {};
+      const refreshedMeanwhile = fresh(profile);
+      if (refreshedMeanwhile !== undefined) return refreshedMeanwhile;
+      const refreshToken = profile.refresh_token;
+      if (refreshToken === undefined || refreshToken === "") return undefined;
+      let response;
+      try {
+        response = await (await publicClient()).services.authentication.refreshToken({ refreshToken });
+      } catch (err) {
+        if (err instanceof AespError && (err.code === "AUTHENTICATION_FAILED" || err.code === "TOKEN_EXPIRED")) {
+          // The sign-in ended (expired, revoked, deprovisioned): forget the dead tokens.
+          await updateProfile(settings.profilePath, settings.profileName, { access_token: null, access_token_expires_at: null, refresh_token: null });
+          throw new AespError({
+            code: err.code,
+            message: `The sign-in of profile "${settings.profileName}" has ended (${err.message})`,
+            details: err.details,
+            remediation: [`Sign in again: aesp login --tenant ${profile.tenant ?? "<tenant>"} ${signInFlag(profile.sign_in)}`],
+            cause: err,
+          });
+        }
+        throw err;
+      }
+      await updateProfile(settings.profilePath, settings.profileName, {
+        access_token: response.accessToken,
+        access_token_expires_at: String(response.expiresAt),
+        refresh_token: response.refreshToken,
+      });
+      return response.accessToken;
     });
-    this.#clients.push(client);
-    return client;
   }
 
   /** The CA PEM to trust for the gateway, if configured. */

@@ -9,6 +9,7 @@ import { registerContractCommands } from "./commands/contracts.ts";
 import { registerHostCommands } from "./commands/host.ts";
 import { registerInvocationCommands } from "./commands/invocation.ts";
 import { registerLoginCommands } from "./commands/login.ts";
+import { registerPrincipalCommands } from "./commands/principals.ts";
 import { registerRuntimeCommands } from "./commands/runtimes.ts";
 import { registerServiceAccountCommands } from "./commands/service-accounts.ts";
 import { registerTenantCommands } from "./commands/tenants.ts";
@@ -100,6 +101,7 @@ export function buildProgram(io: CliIo): BuiltProgram {
   registerLoginCommands(program, kit);
   registerTenantCommands(program, kit);
   registerServiceAccountCommands(program, kit);
+  registerPrincipalCommands(program, kit);
   registerContractCommands(program, kit);
   registerApprovalCommands(program, kit);
   registerRuntimeCommands(program, kit);

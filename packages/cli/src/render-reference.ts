@@ -21,6 +21,8 @@ const inertIo: CliIo = {
   stderrIsTty: false,
   waitForShutdownSignal: () => new Promise<string>(() => undefined),
   loadHost: () => Promise.reject(new Error("the reference generator never runs commands")),
+  readSecret: () => Promise.reject(new Error("the reference generator never runs commands")),
+  openBrowser: () => Promise.reject(new Error("the reference generator never runs commands")),
 };
 
 /** The Markdown reference of every `aesp` command, with options and examples. */

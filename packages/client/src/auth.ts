@@ -31,6 +31,7 @@ export const publicMethods: ReadonlySet<string> = new Set([
   "aesp.v1.EnterpriseAuthenticationService/AuthenticateServiceAccount",
   "aesp.v1.EnterpriseAuthenticationService/AuthenticateUser",
   "aesp.v1.EnterpriseAuthenticationService/RefreshToken",
+  "aesp.v1.IdentityProviderService/ListSignInMethods",
   "aesp.v1.RuntimeAdminService/EnrollRuntime",
 ]);
 

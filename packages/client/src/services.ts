@@ -11,6 +11,7 @@ import { EnterpriseCostManagementService } from "@aesp/proto/cost";
 import { EnterpriseGovernanceService } from "@aesp/proto/governance";
 import { HostService } from "@aesp/proto/host";
 import { EnterpriseIdentityService } from "@aesp/proto/identity";
+import { IdentityProviderService, ServiceAccountCredentialService } from "@aesp/proto/identity_provider";
 import { EnterprisePolicyService } from "@aesp/proto/policy";
 import { RuntimeAdminService } from "@aesp/proto/runtime_admin";
 import { TenantService } from "@aesp/proto/tenant";
@@ -30,6 +31,8 @@ export interface AespServices {
   readonly authentication: Client<typeof EnterpriseAuthenticationService>;
   readonly authorization: Client<typeof EnterpriseAuthorizationService>;
   readonly identity: Client<typeof EnterpriseIdentityService>;
+  readonly identityProviders: Client<typeof IdentityProviderService>;
+  readonly serviceAccountCredentials: Client<typeof ServiceAccountCredentialService>;
   readonly audit: Client<typeof EnterpriseAuditService>;
   readonly policy: Client<typeof EnterprisePolicyService>;
   readonly cost: Client<typeof EnterpriseCostManagementService>;
@@ -50,6 +53,8 @@ export function createServices(transport: Transport): AespServices {
     authentication: make(EnterpriseAuthenticationService),
     authorization: make(EnterpriseAuthorizationService),
     identity: make(EnterpriseIdentityService),
+    identityProviders: make(IdentityProviderService),
+    serviceAccountCredentials: make(ServiceAccountCredentialService),
     audit: make(EnterpriseAuditService),
     policy: make(EnterprisePolicyService),
     cost: make(EnterpriseCostManagementService),

@@ -1,4 +1,4 @@
-import { Option } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import type { Command } from "commander";
 import { PrincipalSchema } from "@aesp/proto/identity";
 import type { Principal } from "@aesp/proto/identity";
@@ -30,7 +30,7 @@ const accountColumns: readonly Column<Principal>[] = [
   { header: "CREATED", value: (account) => formatTime(account.createdAt) },
 ];
 
-/** `aesp service-account create|list|revoke`. */
+/** `aesp service-account create|list|revoke|rotate`. */
 export function registerServiceAccountCommands(program: Command, kit: CommandKit): void {
   const accounts = program.command("service-account").description("Manage service accounts (non-human principals with API keys) of your tenant.");
 
@@ -119,4 +119,45 @@ export function registerServiceAccountCommands(program: Command, kit: CommandKit
       }),
     );
   kit.example(revoke, 'aesp service-account revoke sa_01J9ZK... --reason "key leaked"');
+
+  const rotate = accounts
+    .command("rotate")
+    .description("Issue a new API key for a service account; its older keys keep working for the overlap, then stop.")
+    .argument("<service-account-id>", "the account's principal id")
+    .option("--overlap <seconds>", "how long the older keys keep working (0: they stop at once)", nonNegativeInteger("--overlap"), 3600)
+    .option("--tenant <tenant-id>", "tenant (default: yours)")
+    .option("--save-profile <profile>", "store the new key in this profile instead of printing it")
+    .action(
+      kit.action(async (ctx, serviceAccountId: string, options: { overlap: number; tenant?: string; saveProfile?: string }) => {
+        const settings = await ctx.settings();
+        const client = await ctx.client();
+        const response = await client.services.serviceAccountCredentials.rotateServiceAccountSecret({ serviceAccountId, tenantId: options.tenant ?? "", overlapSeconds: options.overlap });
+        const tenantId = response.apiKey.split(".")[1] ?? options.tenant ?? "";
+        const oldKeysExpire = Number(response.oldKeysExpireAt);
+        const overlapNote = options.overlap === 0 ? "The older keys stopped working now." : `The older keys stop working at ${formatTime(oldKeysExpire)}.`;
+        if (options.saveProfile !== undefined) {
+          await updateProfile(settings.profilePath, options.saveProfile, { host: settings.host, ca: settings.caPath, tenant: tenantId, api_key: response.apiKey, principal: serviceAccountId });
+          ctx.result({ service_account_id: serviceAccountId, profile: options.saveProfile, old_keys_expire_at: oldKeysExpire }, () =>
+            [`Rotated the key of ${serviceAccountId}; the new key is stored in profile "${options.saveProfile}".`, overlapNote].join("\n"),
+          );
+          return;
+        }
+        ctx.result({ service_account_id: serviceAccountId, api_key: response.apiKey, old_keys_expire_at: oldKeysExpire }, () =>
+          formatFields([
+            ["service account", serviceAccountId],
+            ["api key", response.apiKey],
+          ]) + `\n${overlapNote}\nThe new API key is shown only now: update the clients that use this account before the overlap ends.`,
+        );
+      }),
+    );
+  kit.example(rotate, "aesp service-account rotate sa_01J9ZK... --overlap 86400", "aesp service-account rotate sa_01J9ZK... --overlap 0 --save-profile ci");
+}
+
+/** Parses a non-negative integer option. */
+function nonNegativeInteger(name: string): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError(`${name} must be a whole number of seconds.`);
+    return parsed;
+  };
 }
