@@ -985,6 +985,19 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         const results = await Promise.all([a.revokedTokens.revoke(revoked), other.revokedTokens.revoke(revoked), a.revokedTokens.revoke(revoked)]);
         assert.equal(results.filter(Boolean).length, 1);
       });
+
+      it("purgeExpired forgets this tenant's revocations of expired tokens only", async () => {
+        const expired = { ...revokedTokenRecord(a.tenantId, unique("usr")), expiresAt: 5_000 };
+        const live = { ...revokedTokenRecord(a.tenantId, unique("usr")), expiresAt: 50_000 };
+        const otherTenant = { ...revokedTokenRecord(b.tenantId, unique("usr")), expiresAt: 5_000 };
+        await a.revokedTokens.revoke(expired);
+        await a.revokedTokens.revoke(live);
+        await b.revokedTokens.revoke(otherTenant);
+        assert.ok((await a.revokedTokens.purgeExpired(10_000)) >= 1);
+        assert.equal(await a.revokedTokens.isRevoked(expired.tokenId), false);
+        assert.equal(await a.revokedTokens.isRevoked(live.tokenId), true);
+        assert.equal(await b.revokedTokens.isRevoked(otherTenant.tokenId), true, "another tenant's rows are untouched");
+      });
     });
 
     describe("client credentials", () => {
@@ -1178,6 +1191,35 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.platform.signInThrottle.get(key), null);
         assert.deepEqual(await store.platform.signInThrottle.get(other.key), other, "deleting one key leaves the others");
         await store.platform.signInThrottle.delete(key);
+      });
+
+      it("recordFailure counts concurrent failures without losing any, and restarts an old window without its lock", async () => {
+        const throttle = store.platform.signInThrottle;
+        const key = unique("acct:acme:password:eve");
+        const counts = await Promise.all(Array.from({ length: 40 }, () => throttle.recordFailure(key, 10_000, 60_000)));
+        assert.deepEqual(counts.map((record) => record.failures).sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i + 1), "every failure got its own count");
+        assert.equal((await throttle.get(key))?.failures, 40);
+        await throttle.extendLock(key, 90_000);
+        await throttle.extendLock(key, 50_000);
+        assert.equal((await throttle.get(key))?.lockedUntil, 90_000, "a shorter lock never replaces a longer one");
+        const within = await throttle.recordFailure(key, 69_000, 60_000);
+        assert.deepEqual({ failures: within.failures, windowStartedAt: within.windowStartedAt, lockedUntil: within.lockedUntil }, { failures: 41, windowStartedAt: 10_000, lockedUntil: 90_000 });
+        const restarted = await throttle.recordFailure(key, 70_001, 60_000);
+        assert.deepEqual({ failures: restarted.failures, windowStartedAt: restarted.windowStartedAt, lockedUntil: restarted.lockedUntil }, { failures: 1, windowStartedAt: 70_001, lockedUntil: 0 });
+        await throttle.delete(key);
+      });
+
+      it("purgeExpired forgets only counters whose window is over and whose lock has expired", async () => {
+        const throttle = store.platform.signInThrottle;
+        const old = { key: unique("acct:old"), failures: 3, windowStartedAt: 1_000, lockedUntil: 0 };
+        const oldButLocked = { key: unique("acct:locked"), failures: 9, windowStartedAt: 1_000, lockedUntil: 500_000 };
+        const recent = { key: unique("acct:recent"), failures: 1, windowStartedAt: 190_000, lockedUntil: 0 };
+        for (const record of [old, oldButLocked, recent]) await throttle.put(record);
+        assert.ok((await throttle.purgeExpired(200_000, 60_000)) >= 1);
+        assert.equal(await throttle.get(old.key), null);
+        assert.deepEqual(await throttle.get(oldButLocked.key), oldButLocked);
+        assert.deepEqual(await throttle.get(recent.key), recent);
+        for (const record of [oldButLocked, recent]) await throttle.delete(record.key);
       });
     });
 

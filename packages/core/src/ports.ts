@@ -130,6 +130,8 @@ export interface RevokedTokenStore {
   /** Records the revocation; false when the token was already revoked. */
   revoke(record: RevokedTokenRecord): Promise<boolean>;
   isRevoked(tokenId: string): Promise<boolean>;
+  /** Forgets revocations of tokens that expired before `now` (they are refused as expired anyway); returns how many. */
+  purgeExpired(now: number): Promise<number>;
 }
 
 export interface ClientCredentialStore {
@@ -279,7 +281,17 @@ export interface BootstrapStore {
 export interface SignInThrottleStore {
   get(key: string): Promise<SignInThrottleRecord | null>;
   put(record: SignInThrottleRecord): Promise<void>;
+  /**
+   * Counts one failure under `key` atomically (concurrent failures on several Hosts are all
+   * counted): starts a new window at `now` when there is none or the last one began more than
+   * `windowMs` ago (clearing its lock), else adds one. Returns the counters after the update.
+   */
+  recordFailure(key: string, now: number, windowMs: number): Promise<SignInThrottleRecord>;
+  /** Raises `key`'s lock to `lockedUntil` unless it is already later (never shortens a lock). */
+  extendLock(key: string, lockedUntil: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /** Forgets counters whose window ended before `now - windowMs` and whose lock has expired; returns how many. */
+  purgeExpired(now: number, windowMs: number): Promise<number>;
 }
 
 /** One-time values (SAML assertion ids, JWT `jti`s) remembered until they expire, across Hosts. */

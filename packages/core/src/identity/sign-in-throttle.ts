@@ -69,13 +69,13 @@ export class SignInThrottle {
     const now = this.#clock.now();
     for (const key of this.#keys(subject)) {
       const threshold = key.startsWith("src:") ? this.#options.maxFailuresPerSource : this.#options.maxFailuresPerAccount;
-      const previous = await this.#store.get(key);
-      const fresh = previous === null || now - previous.windowStartedAt > this.#options.windowMs;
-      const failures = fresh ? 1 : previous.failures + 1;
-      let lockedUntil = fresh ? 0 : previous.lockedUntil;
+      // One atomic update per key: failures arriving at several Hosts at once are all counted.
+      const counters = await this.#store.recordFailure(key, now, this.#options.windowMs);
+      const failures = counters.failures;
       if (failures >= threshold) {
         const lockMs = Math.min(this.#options.maxLockMs, this.#options.baseLockMs * 2 ** Math.min(failures - threshold, 20));
-        lockedUntil = now + lockMs;
+        const lockedUntil = now + lockMs;
+        await this.#store.extendLock(key, lockedUntil);
         await this.#audit.record({
           eventType: "authn.locked",
           tenantId: subject.tenantId,
@@ -86,8 +86,12 @@ export class SignInThrottle {
           metadata: { method: subject.method, failures: String(failures), locked_until: String(lockedUntil) },
         });
       }
-      await this.#store.put({ key, failures, windowStartedAt: fresh ? now : (previous?.windowStartedAt ?? now), lockedUntil });
     }
+  }
+
+  /** Forgets counters that can no longer lock anyone; run periodically. Returns how many. */
+  async purgeExpired(): Promise<number> {
+    return this.#store.purgeExpired(this.#clock.now(), this.#options.windowMs);
   }
 
   /** Clears the account's failure count after a successful sign-in. */

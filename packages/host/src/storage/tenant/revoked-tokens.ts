@@ -43,4 +43,10 @@ export class KyselyRevokedTokenStore extends TenantScopedStore implements Revoke
     );
     return row !== undefined;
   }
+
+  /** Deletes this tenant's revocations of tokens that have expired anyway. */
+  async purgeExpired(now: number): Promise<number> {
+    const result = await guarded(() => this.context.db.deleteFrom("revoked_tokens").where("tenant_id", "=", this.tenantId).where("expires_at", "<", now).executeTakeFirst());
+    return Number(result.numDeletedRows);
+  }
 }
