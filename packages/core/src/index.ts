@@ -19,9 +19,18 @@ export { TokenService } from "./identity/token-service.ts";
 export type { IssuedTokens, SignInEvidence, TokenOptions } from "./identity/token-service.ts";
 export { SignInThrottle } from "./identity/sign-in-throttle.ts";
 export type { ThrottleOptions, ThrottleSubject } from "./identity/sign-in-throttle.ts";
-export { ExternalSignIn } from "./identity/external-sign-in.ts";
-export { IdentityProviders, maskedSecret, parseClaimMapping } from "./identity/identity-providers.ts";
-export type { IdentityProviderInput, ProviderSettingsCodec } from "./identity/identity-providers.ts";
+export { ExternalSignIn, SSO_ROLES_ATTRIBUTE, signInRolesOf } from "./identity/external-sign-in.ts";
+export {
+  IdentityProviders,
+  maskedSecret,
+  parseClaimMapping,
+  parseProvisioningSettings,
+  PROVISIONING_SETTING_KEYS,
+  provisioningOf,
+  scimGroupRoles,
+  withoutProvisioningSettings,
+} from "./identity/identity-providers.ts";
+export type { IdentityProviderInput, ProviderProvisioning, ProviderSettingsCodec, ProvisioningMode } from "./identity/identity-providers.ts";
 export { hasPermission, requirePermission } from "./identity/require-permission.ts";
 export type { RequestOrigin, SecurityContext } from "./identity/security-context.ts";
 

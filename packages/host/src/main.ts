@@ -45,8 +45,11 @@ import {
   StoreReplayGuard,
   StoreSamlRequestCache,
 } from "./identity/identity-adapters.ts";
-import { JwtAccessTokens, TokenSigningKeys } from "./identity/jwt-access-tokens.ts";
 import { HostProviderSettingsCodec } from "./identity/provider-settings.ts";
+import { JwtAccessTokens, TokenSigningKeys } from "./identity/jwt-access-tokens.ts";
+import { HostScimLifecycle, scimServiceResolver } from "./scim/scim-lifecycle.ts";
+import { ScimAuthenticator } from "./scim/scim-authenticator.ts";
+import { SCIM_PREFIX } from "./scim/scim-routes.ts";
 import { createLogger } from "./observability/logger.ts";
 import { HostMetrics } from "./observability/metrics.ts";
 import { CertificateAuthority } from "./pki/certificate-authority.ts";
@@ -206,9 +209,17 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       syncTimer.unref();
       closers.push(async () => clearInterval(syncTimer));
     }
-    const purgeTimer = setInterval(() => void store.platform.oneTimeValues.purgeExpired(clock.now()).catch(() => undefined), 60_000);
+    // Housekeeping of identity state that outlives its purpose; every Host may run it (deletes are idempotent).
+    const purgeIdentityLeftovers = async (): Promise<void> => {
+      const now = clock.now();
+      await store.platform.oneTimeValues.purgeExpired(now);
+      await throttle.purgeExpired();
+      for (const tenant of await store.platform.tenants.list()) await store.forTenant(tenant.tenantId).revokedTokens.purgeExpired(now);
+    };
+    const purgeTimer = setInterval(() => void purgeIdentityLeftovers().catch((err: unknown) => logger.warn({ err }, "identity housekeeping failed; retrying in a minute")), 60_000);
     purgeTimer.unref();
     closers.push(async () => clearInterval(purgeTimer));
+    const scimClients = new ScimAuthenticator({ store, clock, audit, tenants, identity, authenticator, throttle });
     const directory = new RuntimeDirectory({ clock, breaker: { failureThreshold: v["routing.breaker_failure_threshold"], openMs: v["routing.breaker_open_ms"] } });
     let runtimePlane: RuntimePlane | null = null;
     const enrollment = new RuntimeEnrollment({
@@ -334,7 +345,18 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         rateLimitPerIp: v["gateway.rate_limit_per_ip"],
         rateLimitPerPrincipal: v["gateway.rate_limit_per_principal"],
       },
-      { logger, metrics, audit, ready: () => store.ping() },
+      {
+        logger,
+        metrics,
+        audit,
+        ready: () => store.ping(),
+        scim: {
+          service: scimServiceResolver({ store, clock, ids, audit, tenants, lifecycle: new HostScimLifecycle({ signIn: externalSignIn, tenants }) }),
+          authenticate: (bearer, origin) => scimClients.authenticate(bearer, origin),
+          baseUrl: () => (publicUrl === "" ? "" : `${publicUrl}${SCIM_PREFIX}`),
+          onError: (err, request) => logger.error({ err, path: request.url }, "SCIM request failed with a server error"),
+        },
+      },
     );
     closers.push(() => gateway.close());
     if (publicUrl === "") publicUrl = gateway.url;

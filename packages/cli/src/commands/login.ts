@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { tenantOfApiKey } from "@aesp/client";
+import { AespError, tenantOfApiKey } from "@aesp/client";
 import { ValidateTokenResponseSchema } from "@aesp/proto/authentication";
-import { formatTime } from "../context.ts";
+import { formatTime, signInFlag } from "../context.ts";
 import type { CliContext } from "../context.ts";
 import { readProfiles, updateProfile, writeProfiles } from "../profiles.ts";
 import type { CommandKit } from "../program.ts";
@@ -188,6 +188,14 @@ export function registerLoginCommands(program: Command, kit: CommandKit): void {
         const settings = await ctx.settings();
         const client = await ctx.client();
         const validated = await client.services.authentication.validateToken({ accessToken: (await client.accessToken()) ?? "" });
+        if (!validated.valid) {
+          throw new AespError({
+            code: validated.reason === "EXPIRED" ? "TOKEN_EXPIRED" : "AUTHENTICATION_FAILED",
+            message: `The Host does not accept the credentials of profile "${settings.profileName}" (${validated.reason || "invalid"}).`,
+            details: { reason: validated.reason },
+            remediation: [`Sign in again (aesp login${settings.profile.tenant === undefined ? "" : ` --tenant ${settings.profile.tenant}`} ${signInFlag(settings.profile.sign_in)}), or store a valid key with aesp login --api-key <key>.`],
+          });
+        }
         const security = validated.securityContext;
         ctx.message(ValidateTokenResponseSchema, validated, () =>
           formatFields([

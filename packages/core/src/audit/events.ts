@@ -169,7 +169,13 @@ export const auditEventCatalogue = {
     outcome: "SUCCESS",
     description: "A principal was created or updated from its identity provider (sign-in, scheduled sync or SCIM).",
     resource: "The principal.",
-    metadata: { provider_id: "The identity provider.", created: "true when the principal was created by this sync.", roles: "Comma-separated synchronised roles.", groups: "Comma-separated directory groups." },
+    metadata: {
+      provider_id: "The identity provider.",
+      created: "true when the principal was created by this sync.",
+      linked_by: "With SCIM provisioning, how the sign-in found the SCIM user: external_id or user_name.",
+      roles: "Comma-separated synchronised roles.",
+      groups: "Comma-separated directory groups.",
+    },
   },
   "principal.deprovisioned": {
     code: "PRN102I",

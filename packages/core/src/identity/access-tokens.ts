@@ -11,6 +11,11 @@ export interface AccessClaims {
   readonly jti: string;
   /** Epoch seconds. */
   readonly iat: number;
+  /**
+   * Issue time in epoch milliseconds, when the issuer states it (the Host's tokens do, as
+   * `iat_ms`): lets a token issued just after a revocation in the same second stay valid.
+   */
+  readonly issuedAtMs?: number;
   readonly exp: number;
   /** How the principal authenticated (RFC 8176 `amr` values). */
   readonly amr: readonly string[];
@@ -18,6 +23,8 @@ export interface AccessClaims {
   readonly acr: string;
   /** The identity provider of the sign-in; "" for Host credentials. */
   readonly idp: string;
+  /** The refresh-token family (sign-in) the token was issued from; revoking the family revokes it. */
+  readonly family?: string;
 }
 
 /** What {@link AccessTokens.issue} puts in a token. */
@@ -29,6 +36,8 @@ export interface AccessTokenInput {
   readonly amr: readonly string[];
   readonly acr?: string;
   readonly idp?: string;
+  /** The refresh-token family the token belongs to, when issued with one. */
+  readonly family?: string;
 }
 
 /**
@@ -39,4 +48,9 @@ export interface AccessTokenInput {
 export interface AccessTokens {
   issue(input: AccessTokenInput): Promise<{ token: string; jti: string; expiresAt: number }>;
   verify(token: string): Promise<AccessClaims>;
+}
+
+/** The revoked-token id under which a refresh-token family's access tokens are revoked. */
+export function familyRevocationId(familyId: string): string {
+  return `family:${familyId}`;
 }

@@ -2,6 +2,7 @@ import { EnterpriseError } from "../errors.ts";
 import type { Clock, Store } from "../ports.ts";
 import type { PrincipalRecord } from "../records.ts";
 import type { TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
+import { familyRevocationId } from "./access-tokens.ts";
 import type { AccessTokens } from "./access-tokens.ts";
 import type { SecurityContext } from "./security-context.ts";
 
@@ -55,12 +56,15 @@ export class Authenticator {
     const snapshot = await this.#tenants.snapshot(claims.tid);
     if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
     if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: claims.tid });
-    const [principal, revoked] = await Promise.all([
+    const revocations = this.#store.forTenant(claims.tid).revokedTokens;
+    const [principal, revoked, familyRevoked] = await Promise.all([
       this.#tenants.principal(claims.tid, claims.sub),
-      this.#store.forTenant(claims.tid).revokedTokens.isRevoked(claims.jti),
+      revocations.isRevoked(claims.jti),
+      claims.family === undefined ? false : revocations.isRevoked(familyRevocationId(claims.family)),
     ]);
     assertPrincipalUsable(principal, this.#clock.now());
-    if (revoked || claims.iat * 1000 < principal.tokensValidAfter) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "token_revoked" } });
+    // Without a millisecond issue time, iat's floor errs towards refusing a token of the revocation's second.
+    if (revoked || familyRevoked || (claims.issuedAtMs ?? claims.iat * 1000) < principal.tokensValidAfter) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "token_revoked" } });
     const tokenClaims: Record<string, string> = { amr: claims.amr.join(" "), iat: String(claims.iat) };
     if (claims.acr !== "") tokenClaims["acr"] = claims.acr;
     if (claims.idp !== "") tokenClaims["idp"] = claims.idp;

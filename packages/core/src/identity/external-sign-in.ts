@@ -4,15 +4,35 @@ import type { Clock, IdSource, Store } from "../ports.ts";
 import type { IdentityProviderRecord, PrincipalRecord } from "../records.ts";
 import type { SessionManager } from "../sessions/session-manager.ts";
 import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
-import type { DirectoryLookup, ExternalIdentity, OidcTokenVerifier, PasswordDirectory, ReplayGuard, SamlServiceProvider } from "./external-identity.ts";
+import type { TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
+import type { TenantStores } from "../ports.ts";
+import type { DirectoryLookup, ExternalIdentity, MappedIdentity, OidcTokenVerifier, PasswordDirectory, ReplayGuard, SamlServiceProvider } from "./external-identity.ts";
 import type { SignInThrottle } from "./sign-in-throttle.ts";
-import { mapExternalIdentity } from "./external-identity.ts";
+import { claimString, mapExternalIdentity } from "./external-identity.ts";
+import { provisioningOf, scimGroupRoles } from "./identity-providers.ts";
+import type { ProviderProvisioning } from "./identity-providers.ts";
+import { SCIM_ATTRIBUTE_KEYS } from "./scim/resources.ts";
+import { SCIM_PROVIDER_ID } from "./scim/scim-service.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
 import { updatePrincipal } from "./principal-updates.ts";
 import type { RequestOrigin } from "./security-context.ts";
 import type { IssuedTokens, TokenService } from "./token-service.ts";
 
 const systemOrigin: RequestOrigin = { sourceIp: "", userAgent: "aesp-host", correlationId: "" };
+
+/**
+ * The principal attribute holding, for a SCIM-provisioned user, the roles its last sign-in's claim
+ * mapping granted (comma-separated). Its `syncedRoles` are those plus the roles of its SCIM groups;
+ * the attribute lets each source recompute its share without wiping the other's (see
+ * {@link ExternalSignIn.syncPrincipal} and the host's SCIM store).
+ */
+export const SSO_ROLES_ATTRIBUTE = "sso_roles";
+
+/** The roles a SCIM user's last sign-in granted through the claim mapping ({@link SSO_ROLES_ATTRIBUTE}). */
+export function signInRolesOf(principal: PrincipalRecord): string[] {
+  const value = principal.attributes[SSO_ROLES_ATTRIBUTE] ?? "";
+  return value === "" ? [] : value.split(",");
+}
 
 /**
  * Turns a verified external identity into a Host principal, and keeps that principal in step
@@ -27,7 +47,9 @@ const systemOrigin: RequestOrigin = { sourceIp: "", userAgent: "aesp-host", corr
  *   sync; roles an administrator assigned in the Host are kept;
  * - a principal disabled in the Host stays disabled whatever the provider says;
  * - a provider account that is disabled or gone loses access at the next sync or sign-in: the
- *   principal is disabled and its tokens and sessions are revoked at once.
+ *   principal is disabled and its tokens and sessions are revoked at once;
+ * - a provider with `provisioning: "scim"` creates no principal: a sign-in finds the live SCIM user
+ *   of the provider's tenant it names, and an unknown or deactivated user is refused.
  */
 export class ExternalSignIn {
   readonly #store: Store;
@@ -95,8 +117,10 @@ export class ExternalSignIn {
   async oidcSignIn(origin: RequestOrigin, provider: IdentityProviderRecord, verifier: OidcTokenVerifier, idToken: string, replay: ReplayGuard): Promise<IssuedTokens> {
     return this.#auditingFailures(origin, provider, "oidc", async () => {
       const identity = await verifier.verifyIdToken(idToken);
-      // An ID token is a one-time proof of sign-in: presenting it twice is a replay.
-      const tokenKey = `oidc-id-token:${provider.tenantId}:${provider.providerId}:${identity.subject}:${String(identity.claims["jti"] ?? "")}:${String(identity.claims["iat"] ?? "")}`;
+      // An ID token is a one-time proof of sign-in: presenting it twice is a replay. Most IdPs send
+      // no `jti`, and `iat` has one-second resolution, so the (signed) `nonce` of each login tells
+      // apart two sign-ins of one user within a second.
+      const tokenKey = `oidc-id-token:${provider.tenantId}:${provider.providerId}:${identity.subject}:${String(identity.claims["jti"] ?? "")}:${String(identity.claims["iat"] ?? "")}:${String(identity.claims["nonce"] ?? "")}`;
       if (!(await replay.firstUse(tokenKey, this.#clock.now() + 24 * 3600 * 1000))) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "id_token_replayed" } });
       return this.signIn(origin, provider, identity, "oidc");
     });
@@ -143,8 +167,10 @@ export class ExternalSignIn {
   }
 
   /**
-   * Links or creates the principal for `identity` and replaces its synchronised fields.
-   * @throws EnterpriseError TENANT_SUSPENDED, AUTHENTICATION_FAILED (unknown principal and JIT provisioning off)
+   * Links or creates the principal for `identity` and replaces its synchronised fields. With
+   * `provisioning: "scim"` it finds the SCIM user instead (see {@link #syncScimUser}).
+   * @throws EnterpriseError TENANT_SUSPENDED, AUTHENTICATION_FAILED (unknown principal and JIT
+   *   provisioning off; with SCIM provisioning `not_provisioned`, `ambiguous_user`, `principal_inactive`)
    */
   async syncPrincipal(origin: RequestOrigin, provider: IdentityProviderRecord, identity: ExternalIdentity): Promise<PrincipalRecord> {
     if (identity.providerId !== provider.providerId) throw new EnterpriseError("INTERNAL_ERROR", { message: "Identity asserted by another provider." });
@@ -152,6 +178,8 @@ export class ExternalSignIn {
     if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
     if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: provider.tenantId });
     const mapped = mapExternalIdentity(identity, provider.mapping, (role) => snapshot.roles.has(role));
+    const provisioning = provisioningOf(provider);
+    if (provisioning.mode === "scim") return this.#syncScimUser(origin, provider, provisioning, identity, mapped, snapshot);
     const stores = this.#store.forTenant(provider.tenantId);
     const now = this.#clock.now();
     for (let attempt = 0; ; attempt++) {
@@ -218,6 +246,69 @@ export class ExternalSignIn {
   }
 
   /**
+   * Signs in a user the tenant's SCIM client provisioned. The SCIM user is looked up at every
+   * sign-in, never linked by copying the provider's subject onto it: the principal keeps
+   * `providerId: "scim"` so SCIM keeps owning it (name, status, groups, deletion), and a rename or
+   * re-provisioning through SCIM is followed at once. The lookup takes, in this order, the live
+   * SCIM user whose `externalId` is the provider's subject, then the one whose `userName` equals
+   * the configured claim (default: the mapped user name), compared case-insensitively as SCIM does.
+   *
+   * Roles: `syncedRoles` becomes the roles of the user's SCIM groups (the `group_roles` of the
+   * tenant's SCIM-provisioned providers) plus the roles this sign-in's claim mapping grants; the
+   * latter are also kept in {@link SSO_ROLES_ATTRIBUTE}, so SCIM can recompute its share without
+   * dropping them, and this sign-in replaces only its own share. Name, status, groups and the
+   * attributes SCIM owns are left to SCIM; clearance and other mapped attributes come from the claims.
+   */
+  async #syncScimUser(
+    origin: RequestOrigin,
+    provider: IdentityProviderRecord,
+    provisioning: ProviderProvisioning,
+    identity: ExternalIdentity,
+    mapped: MappedIdentity,
+    snapshot: TenantSnapshot,
+  ): Promise<PrincipalRecord> {
+    const stores = this.#store.forTenant(provider.tenantId);
+    const groupRoles = scimGroupRoles(await stores.identityProviders.list());
+    const now = this.#clock.now();
+    for (let attempt = 0; ; attempt++) {
+      const { principal: existing, linkedBy } = await findScimUser(stores, provisioning, identity);
+      if (existing.status !== "ACTIVE") throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "principal_inactive" } });
+      const fromGroups = existing.groups.flatMap((group) => groupRoles[group] ?? []).filter((role) => snapshot.roles.has(role));
+      const attributes: Record<string, string> = {};
+      for (const [key, value] of Object.entries(mapped.attributes)) if (!isScimOwned(key)) attributes[key] = value;
+      for (const key of SCIM_ATTRIBUTE_KEYS) if (existing.attributes[key] !== undefined) attributes[key] = existing.attributes[key];
+      if (mapped.roles.length > 0) attributes[SSO_ROLES_ATTRIBUTE] = mapped.roles.join(",");
+      const principal: PrincipalRecord = {
+        ...existing,
+        clearance: mapped.clearance,
+        attributes,
+        syncedRoles: [...new Set([...fromGroups, ...mapped.roles])].sort(),
+        syncedAt: now,
+        revision: existing.revision + 1,
+      };
+      try {
+        await stores.principals.update(principal, existing.revision);
+      } catch (err) {
+        // A SCIM write raced this sign-in: re-read and apply again.
+        if (!isErrorCode(err, "CONFLICT") || attempt >= 3) throw err;
+        continue;
+      }
+      this.#tenants.forgetPrincipal(provider.tenantId, principal.principalId);
+      await this.#audit.record({
+        eventType: "principal.synced",
+        tenantId: provider.tenantId,
+        principalId: principal.principalId,
+        resource: `principal:${principal.principalId}`,
+        action: "sync",
+        outcome: "SUCCESS",
+        origin,
+        metadata: { provider_id: provider.providerId, created: "false", linked_by: linkedBy, roles: principal.syncedRoles.join(","), groups: principal.groups.join(",").slice(0, 1024) },
+      });
+      return principal;
+    }
+  }
+
+  /**
    * Applies a directory's answer about a linked principal (scheduled sync): refreshes it when
    * active, deprovisions it when disabled or gone.
    * @returns what happened to the principal.
@@ -255,4 +346,31 @@ export class ExternalSignIn {
       metadata: { ...(providerId === "" ? {} : { provider_id: providerId }), reason, revoked_count: String(revoked), sessions_ended: String(sessionsEnded) },
     });
   }
+}
+
+function isScimOwned(attribute: string): boolean {
+  return attribute === SSO_ROLES_ATTRIBUTE || (SCIM_ATTRIBUTE_KEYS as readonly string[]).includes(attribute);
+}
+
+function isLiveScimUser(principal: PrincipalRecord): boolean {
+  return principal.type === "USER" && principal.providerId === SCIM_PROVIDER_ID && principal.status !== "REVOKED";
+}
+
+/**
+ * The live SCIM user a sign-in names: by `externalId` = subject, else by `userName`.
+ * @throws EnterpriseError AUTHENTICATION_FAILED `not_provisioned` (none), `ambiguous_user` (several).
+ */
+async function findScimUser(stores: TenantStores, provisioning: ProviderProvisioning, identity: ExternalIdentity): Promise<{ principal: PrincipalRecord; linkedBy: "external_id" | "user_name" }> {
+  if (identity.subject !== "") {
+    const bySubject = await stores.principals.findByExternalSubject(SCIM_PROVIDER_ID, identity.subject);
+    // A SCIM user without an externalId holds its own principal id as subject: never a match.
+    if (bySubject !== null && bySubject.externalSubject !== bySubject.principalId && isLiveScimUser(bySubject)) return { principal: bySubject, linkedBy: "external_id" };
+  }
+  const userName = provisioning.userNameClaim === null ? identity.username : claimString(identity.claims[provisioning.userNameClaim]);
+  if (userName === "") throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "not_provisioned" } });
+  const named = (await stores.principals.list({ providerId: SCIM_PROVIDER_ID, type: "USER", userName, includeInactive: true, limit: 3 })).filter(isLiveScimUser);
+  const [only] = named;
+  if (only === undefined) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "not_provisioned" } });
+  if (named.length > 1) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "ambiguous_user" } });
+  return { principal: only, linkedBy: "user_name" };
 }

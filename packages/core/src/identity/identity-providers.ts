@@ -81,7 +81,12 @@ export class IdentityProviders {
     const stores = this.#store.forTenant(ctx.tenantId);
     const previous = await stores.identityProviders.get(input.providerId);
     if (previous !== null && previous.kind !== kind) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "kind", reason: "a provider's kind cannot change; delete it and create a new one" } });
-    const settings = this.#codec.prepare(kind, input.providerId, input.settings, previous?.settings ?? null);
+    // Provisioning settings are common to every kind: validated here, kept out of the kind's parser.
+    const provisioning = parseProvisioningSettings(input.settings);
+    const settings = {
+      ...this.#codec.prepare(kind, input.providerId, withoutProvisioningSettings(input.settings), previous === null ? null : withoutProvisioningSettings(previous.settings)),
+      ...provisioningSettingsToStore(provisioning),
+    };
     const now = this.#clock.now();
     const record: IdentityProviderRecord = {
       tenantId: ctx.tenantId,
@@ -166,6 +171,75 @@ export class IdentityProviders {
   #redacted(record: IdentityProviderRecord): IdentityProviderRecord {
     return { ...record, settings: this.#codec.redact(record.kind, record.settings) };
   }
+}
+
+/**
+ * How a provider's sign-ins find their principal.
+ * - `jit` (default): linked by (provider, subject); an unknown subject gets a new principal when
+ *   the provider's `jitProvisioning` is on, and is refused otherwise.
+ * - `scim`: the tenant's SCIM client provisions users; a sign-in never creates a principal, it
+ *   finds the live SCIM user it names (see {@link ExternalSignIn.syncPrincipal}).
+ */
+export type ProvisioningMode = "jit" | "scim";
+
+/** The provisioning settings of a provider (`settings.provisioning`, `settings.scim_user_name_claim`). */
+export interface ProviderProvisioning {
+  readonly mode: ProvisioningMode;
+  /**
+   * With `scim`: the claim (or SAML/LDAP attribute) whose value must equal the SCIM `userName`;
+   * null: the user name the provider's settings map (`username_claim`, `username_attribute`).
+   */
+  readonly userNameClaim: string | null;
+}
+
+/** Setting names every provider kind accepts, whatever its kind's own settings are. */
+export const PROVISIONING_SETTING_KEYS: readonly string[] = ["provisioning", "scim_user_name_claim"];
+const provisioningModes: readonly ProvisioningMode[] = ["jit", "scim"];
+
+/**
+ * Validates a provider's provisioning settings (the rest of `settings` is the kind parser's).
+ * @throws EnterpriseError INVALID_ARGUMENT naming the field.
+ */
+export function parseProvisioningSettings(settings: Record<string, unknown>): ProviderProvisioning {
+  const mode = settings["provisioning"] ?? "jit";
+  if (!provisioningModes.includes(mode as ProvisioningMode)) throw invalid("settings.provisioning", provisioningModes.join("|"));
+  const claim = settings["scim_user_name_claim"];
+  if (claim !== undefined && (typeof claim !== "string" || claim === "" || claim.length > 128)) throw invalid("settings.scim_user_name_claim", "a claim name");
+  if (claim !== undefined && mode !== "scim") throw invalid("settings.scim_user_name_claim", 'absent unless provisioning is "scim"');
+  return { mode: mode as ProvisioningMode, userNameClaim: claim ?? null };
+}
+
+/** The provisioning settings of a stored provider. */
+export function provisioningOf(provider: IdentityProviderRecord): ProviderProvisioning {
+  return parseProvisioningSettings(provider.settings);
+}
+
+/** `settings` without the provisioning keys: what the kind's own parser sees. */
+export function withoutProvisioningSettings(settings: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(settings).filter(([key]) => !PROVISIONING_SETTING_KEYS.includes(key)));
+}
+
+function provisioningSettingsToStore(provisioning: ProviderProvisioning): Record<string, unknown> {
+  if (provisioning.mode === "jit") return {};
+  return { provisioning: provisioning.mode, ...(provisioning.userNameClaim === null ? {} : { scim_user_name_claim: provisioning.userNameClaim }) };
+}
+
+/**
+ * The group → roles mapping SCIM groups of a tenant grant: the `group_roles` of its providers with
+ * `provisioning: "scim"`, merged. A group a SCIM client provisions thus grants the same roles as
+ * the same group asserted in a sign-in through those providers.
+ */
+export function scimGroupRoles(providers: readonly IdentityProviderRecord[]): Record<string, string[]> {
+  const merged = new Map<string, Set<string>>();
+  for (const provider of providers) {
+    if (provisioningOf(provider).mode !== "scim") continue;
+    for (const [group, roles] of Object.entries(provider.mapping.groupRoles ?? {})) {
+      const into = merged.get(group) ?? new Set<string>();
+      for (const role of roles) into.add(role);
+      merged.set(group, into);
+    }
+  }
+  return Object.fromEntries([...merged].map(([group, roles]) => [group, [...roles].sort()]));
 }
 
 /**

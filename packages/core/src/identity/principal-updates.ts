@@ -3,11 +3,13 @@ import type { PrincipalStore } from "../ports.ts";
 import type { PrincipalRecord } from "../records.ts";
 
 /**
- * The `tokensValidAfter` that revokes every token issued up to `now`. Access tokens carry `iat` in
- * whole seconds, so the cutoff is rounded up to the next second to cover this second's tokens.
+ * The `tokensValidAfter` that revokes every token issued up to `now`. The Host's access tokens
+ * carry their issue time in milliseconds (`iat_ms`), so a token issued in the very next
+ * millisecond (a reactivated user signing in again) is valid; tokens that only carry `iat` in
+ * whole seconds are compared by its floor, which refuses those of the revocation's own second.
  */
 export function revocationCutoff(now: number): number {
-  return Math.ceil((now + 1) / 1000) * 1000;
+  return now + 1;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, Store } from "../ports.ts";
 import type { PrincipalRecord, RefreshTokenRecord } from "../records.ts";
 import { toHex, utf8 } from "../audit/encoding.ts";
+import { familyRevocationId } from "./access-tokens.ts";
 import type { AccessTokens } from "./access-tokens.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
 import type { RequestOrigin } from "./security-context.ts";
@@ -75,6 +76,7 @@ export class TokenService {
    */
   async issue(principal: PrincipalRecord, evidence: SignInEvidence, origin: RequestOrigin, withRefresh: boolean, auditMetadata: Record<string, string> = {}): Promise<IssuedTokens> {
     const now = this.#clock.now();
+    const familyId = withRefresh ? this.#ids.newId("rtf") : undefined;
     const access = await this.#tokens.issue({
       principalId: principal.principalId,
       tenantId: principal.tenantId,
@@ -83,10 +85,11 @@ export class TokenService {
       amr: evidence.amr,
       acr: evidence.acr,
       idp: evidence.providerId,
+      ...(familyId === undefined ? {} : { family: familyId }),
     });
     let refreshToken = "";
-    if (withRefresh) {
-      refreshToken = await this.#newRefreshToken(principal, { familyId: this.#ids.newId("rtf"), amr: [...evidence.amr], acr: evidence.acr, expiresAt: now + this.#options.refreshTokenTtlSeconds * 1000 });
+    if (familyId !== undefined) {
+      refreshToken = await this.#newRefreshToken(principal, { familyId, amr: [...evidence.amr], acr: evidence.acr, expiresAt: now + this.#options.refreshTokenTtlSeconds * 1000 });
     }
     await this.#audit.record({
       eventType: "authn.succeeded",
@@ -116,8 +119,10 @@ export class TokenService {
     const now = this.#clock.now();
     if (record.revokedAt !== null) return this.#refuseRefresh(origin, tenantId, record.principalId, "refresh_token_revoked");
     if (record.usedAt !== null || !(await stores.refreshTokens.markUsed(tokenId, now))) {
-      // Someone already used this token: either the legitimate client or a thief has a copy.
+      // Someone already used this token: either the legitimate client or a thief has a copy. The
+      // whole sign-in ends: its refresh tokens and every access token issued from it.
       const revoked = await stores.refreshTokens.revokeFamily(record.familyId, now);
+      await this.#revokeFamilyAccessTokens(tenantId, record.principalId, record.familyId, "refresh token reused");
       await this.#audit.record({
         eventType: "token.reuse_detected",
         tenantId,
@@ -148,6 +153,7 @@ export class TokenService {
       amr: record.amr,
       acr: record.acr,
       idp: principal.providerId,
+      family: record.familyId,
     });
     const refreshToken = await this.#newRefreshToken(principal, { familyId: record.familyId, amr: record.amr, acr: record.acr, expiresAt: record.expiresAt });
     await this.#audit.record({
@@ -182,6 +188,8 @@ export class TokenService {
     if (record === null || !this.#sameSecret(record.secretHash, secret)) return { revoked: false, tenantId: "", principalId: "" };
     if (!mayRevoke(record.principalId)) throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { required_permission: "tokens:revoke" } });
     const count = await stores.refreshTokens.revokeFamily(record.familyId, this.#clock.now());
+    // Ending a sign-in (logout) ends the access tokens it issued too, not only its refresh tokens.
+    await this.#revokeFamilyAccessTokens(tenantId, record.principalId, record.familyId, reason);
     if (count > 0) {
       await this.#auditRevocation(origin, tenantId, record.principalId, actorPrincipalId, "refresh_token", record.familyId, reason);
     }
@@ -215,6 +223,22 @@ export class TokenService {
     const count = await stores.refreshTokens.revokeForPrincipal(principalId, this.#clock.now());
     await this.#auditRevocation(origin, tenantId, principalId, actorPrincipalId, "all", "", reason);
     return count;
+  }
+
+  /**
+   * Marks the access tokens of a refresh-token family as revoked until the longest an access token
+   * can live: they carry the family id (`fam`), checked on every call with their own id.
+   */
+  async #revokeFamilyAccessTokens(tenantId: string, principalId: string, familyId: string, reason: string): Promise<void> {
+    const now = this.#clock.now();
+    await this.#store.forTenant(tenantId).revokedTokens.revoke({
+      tenantId,
+      tokenId: familyRevocationId(familyId),
+      principalId,
+      expiresAt: now + this.#options.accessTokenTtlSeconds * 1000,
+      revokedAt: now,
+      reason: reason.slice(0, 256),
+    });
   }
 
   async #newRefreshToken(principal: PrincipalRecord, family: { familyId: string; amr: string[]; acr: string; expiresAt: number }): Promise<string> {

@@ -29,6 +29,8 @@ import { originKey, peerCertificateKey } from "./context.ts";
 import type { PeerCertificate } from "./context.ts";
 import { certificateThumbprint } from "../identity/identity-adapters.ts";
 import { identityRoutes } from "./identity-routes.ts";
+import { scimRoutes } from "../scim/scim-routes.ts";
+import type { ScimRoutesOptions } from "../scim/scim-routes.ts";
 import { identityProviderService } from "./services/identity-provider-service.ts";
 import { toEnterpriseErrorMessage } from "./errors.ts";
 import { FixedWindowLimiter } from "./rate-limiter.ts";
@@ -98,6 +100,8 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
   metrics: HostMetrics;
   audit: AuditRecorder;
   ready: () => Promise<void>;
+  /** SCIM 2.0 provisioning under `/scim/v2` (same listener), when given. */
+  scim?: ScimRoutesOptions;
 }): Promise<Gateway> {
   const app: FastifyInstance = fastify({
     http2: true,
@@ -184,6 +188,7 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
 
   await app.register(formbody, { bodyLimit: 512 * 1024 });
   await app.register(async (scope) => identityRoutes(scope as unknown as FastifyInstance, deps));
+  if (extra.scim !== undefined) await app.register(scimRoutes, extra.scim);
 
   app.get("/livez", async () => ({ status: "ok" }));
   app.get("/readyz", async (_req, reply) => {
@@ -208,9 +213,14 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
   };
 }
 
-/** The client certificate of the request's TLS connection (HTTP/1.1 or HTTP/2), or null. */
+/**
+ * The client certificate of the request's TLS connection (HTTP/1.1 or HTTP/2), or null. Only a
+ * TLS 1.3 handshake counts: TLS 1.2 sends the certificate in clear and its client authentication
+ * is open to renegotiation attacks, so there it is no credential (as on the runtime plane).
+ */
 function peerCertificate(req: FastifyRequest): PeerCertificate | null {
   const socket = req.raw.socket as TLSSocket | undefined;
+  if (typeof socket?.getProtocol !== "function" || socket.getProtocol() !== "TLSv1.3") return null;
   const raw = typeof socket?.getPeerCertificate === "function" ? socket.getPeerCertificate(false).raw : undefined;
   if (raw === undefined || raw.length === 0) return null;
   const thumbprint = certificateThumbprint(raw);

@@ -118,13 +118,15 @@ export class JwtAccessTokens implements AccessTokens {
   }
 
   async issue(input: AccessTokenInput): Promise<{ token: string; jti: string; expiresAt: number }> {
-    const iat = Math.floor(this.#clock.now() / 1000);
+    const issuedAtMs = this.#clock.now();
+    const iat = Math.floor(issuedAtMs / 1000);
     const exp = iat + input.ttlSeconds;
     const jti = this.#ids.newId("tok");
     const signing = this.#keys.signing;
-    const claims: Record<string, unknown> = { tid: input.tenantId, typ: input.principalType, amr: [...input.amr] };
+    const claims: Record<string, unknown> = { tid: input.tenantId, typ: input.principalType, amr: [...input.amr], iat_ms: issuedAtMs };
     if (input.acr !== undefined && input.acr !== "") claims["acr"] = input.acr;
     if (input.idp !== undefined && input.idp !== "") claims["idp"] = input.idp;
+    if (input.family !== undefined && input.family !== "") claims["fam"] = input.family;
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: "EdDSA", kid: signing.keyId, typ: "at+jwt" })
       .setIssuer(this.#issuer)
@@ -167,14 +169,19 @@ export class JwtAccessTokens implements AccessTokens {
     const amr = payload["amr"];
     const acr = payload["acr"] ?? "";
     const idp = payload["idp"] ?? "";
+    const issuedAtMs = payload["iat_ms"];
+    const family = payload["fam"];
     if (
       typeof sub !== "string" || typeof jti !== "string" || typeof exp !== "number" || typeof iat !== "number" ||
       typeof tid !== "string" || !principalTypes.includes(typ as PrincipalType) || typeof acr !== "string" || typeof idp !== "string" ||
-      !Array.isArray(amr) || !amr.every((a): a is string => typeof a === "string")
+      !Array.isArray(amr) || !amr.every((a): a is string => typeof a === "string") ||
+      // iat_ms must agree with iat, so it cannot move a token's issue time out of its second.
+      (issuedAtMs !== undefined && (typeof issuedAtMs !== "number" || Math.floor(issuedAtMs / 1000) !== iat)) ||
+      (family !== undefined && typeof family !== "string")
     ) {
       throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "invalid_claims" } });
     }
-    const claims: AccessClaims = { sub, tid, typ: typ as PrincipalType, jti, iat, exp, amr, acr, idp };
+    const claims: AccessClaims = { sub, tid, typ: typ as PrincipalType, jti, iat, exp, amr, acr, idp, ...(typeof issuedAtMs === "number" ? { issuedAtMs } : {}), ...(typeof family === "string" ? { family } : {}) };
     if (this.#verified.size >= maxCachedTokens) this.#verified.clear();
     this.#verified.set(token, claims);
     return claims;

@@ -6,7 +6,7 @@
  * AES-256-GCM, bound to their provider and field, so a sealed value copied into another field or
  * provider fails to open. Reads always show {@link maskedSecret}.
  */
-import { EnterpriseError, maskedSecret } from "@aesp/core";
+import { EnterpriseError, maskedSecret, withoutProvisioningSettings } from "@aesp/core";
 import type { IdentityProviderKind, ProviderSettingsCodec } from "@aesp/core";
 import { openPrivateKey, sealPrivateKey } from "../crypto/master-key.ts";
 import type { MasterKey } from "../crypto/master-key.ts";
@@ -54,9 +54,13 @@ export class HostProviderSettingsCodec implements ProviderSettingsCodec {
     return shown;
   }
 
-  /** The settings with secrets opened, for building an adapter. */
+  /**
+   * The settings with secrets opened, for building an adapter. The provisioning settings every
+   * kind accepts (`provisioning`, `scim_user_name_claim`) belong to the core, not the adapter, so
+   * they are left out: the LDAP and SAML parsers refuse keys they do not know.
+   */
   open(kind: IdentityProviderKind, providerId: string, stored: Record<string, unknown>): Record<string, unknown> {
-    const plain: Record<string, unknown> = { ...stored };
+    const plain: Record<string, unknown> = withoutProvisioningSettings(stored);
     for (const field of secretFields[kind]) if (typeof plain[field] === "string" && plain[field] !== "") plain[field] = this.#open(plain[field], providerId, field);
     return plain;
   }

@@ -6,7 +6,8 @@
  *
  * Rules enforced:
  * - every request carries `Authorization: Bearer`; none or an invalid one is 401 with
- *   `WWW-Authenticate: Bearer`, a principal without `scim:provision` is 403;
+ *   `WWW-Authenticate: Bearer`, a principal without `scim:provision` or of a suspended tenant is
+ *   403, a locked-out credential or source 429 (the host's `authenticate`: scim-authenticator.ts);
  * - the tenant comes from the authenticated caller only, never from the request;
  * - bodies are JSON (`application/scim+json` or `application/json`) of at most 1 MiB, parsed with
  *   prototype-poisoning protection; malformed JSON is 400 `invalidSyntax`;
@@ -15,7 +16,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { EnterpriseError, ScimError, scimResourceTypeDocuments, scimSchemaDocuments, scimServiceProviderConfig, toScimError } from "@aesp/core";
-import type { ScimCaller, ScimListQuery, ScimResourceResponse, ScimService } from "@aesp/core";
+import type { RequestOrigin, ScimCaller, ScimListQuery, ScimResourceResponse, ScimService } from "@aesp/core";
 
 /** Where the SCIM endpoints live. */
 export const SCIM_PREFIX = "/scim/v2";
@@ -29,18 +30,20 @@ const MAX_AUTHORIZATION_LENGTH = 8192;
 
 /** Options of {@link scimRoutes}. */
 export interface ScimRoutesOptions {
-  readonly service: ScimService;
+  /** The SCIM service, or the one of a tenant (asked once per request, after authentication). */
+  readonly service: ScimService | ((tenantId: string) => Promise<ScimService>);
   /**
    * Resolves a bearer token to the SCIM client's tenant and principal.
-   * Throws EnterpriseError AUTHENTICATION_FAILED / TOKEN_EXPIRED (→ 401) or AUTHORIZATION_DENIED
-   * (→ 403, e.g. the principal lacks `scim:provision`).
+   * Throws EnterpriseError AUTHENTICATION_FAILED / TOKEN_EXPIRED (→ 401), AUTHORIZATION_DENIED or
+   * TENANT_SUSPENDED (→ 403, e.g. the principal lacks `scim:provision`), ACCOUNT_LOCKED (→ 429).
    */
-  readonly authenticate: (bearer: string, sourceIp: string) => Promise<{ tenantId: string; principalId: string }>;
+  readonly authenticate: (bearer: string, origin: RequestOrigin) => Promise<{ tenantId: string; principalId: string }>;
   /**
    * The public SCIM base URL (`https://aesp.example.com/scim/v2`) for `Location` and
-   * `meta.location`. Default: built from the request's protocol and Host header.
+   * `meta.location`, or a function giving it ("" for the default). Default: built from the
+   * request's protocol and Host header.
    */
-  readonly baseUrl?: string;
+  readonly baseUrl?: string | (() => string);
   /** Receives errors answered with a 5xx status (the SCIM client sees no detail). */
   readonly onError?: (err: unknown, request: FastifyRequest) => void;
 }
@@ -59,8 +62,8 @@ export async function scimRoutes(app: FastifyInstance, options: ScimRoutesOption
 }
 
 async function registerScimScope(scope: FastifyInstance, options: ScimRoutesOptions): Promise<void> {
-  const { service } = options;
-  const callers = new WeakMap<FastifyRequest, ScimCaller>();
+  const callers = new WeakMap<FastifyRequest, { caller: ScimCaller; service: ScimService }>();
+  const configuredBaseUrl = (): string => (typeof options.baseUrl === "function" ? options.baseUrl() : (options.baseUrl ?? ""));
 
   scope.removeAllContentTypeParsers();
   const parseJson = scope.getDefaultJsonParser("error", "error");
@@ -79,14 +82,12 @@ async function registerScimScope(scope: FastifyInstance, options: ScimRoutesOpti
     const match = typeof header === "string" && header.length <= MAX_AUTHORIZATION_LENGTH ? BEARER.exec(header) : null;
     const token = match?.[1];
     if (token === undefined) throw new ScimError(401, "", "A bearer token is required.");
-    const { tenantId, principalId } = await options.authenticate(token, request.ip);
     const userAgent = request.headers["user-agent"];
-    callers.set(request, {
-      tenantId,
-      principalId,
-      origin: { sourceIp: request.ip, userAgent: typeof userAgent === "string" ? userAgent.slice(0, 256) : "", correlationId: request.id },
-      baseUrl: options.baseUrl ?? `${request.protocol}://${request.host}${SCIM_PREFIX}`,
-    });
+    const origin: RequestOrigin = { sourceIp: request.ip, userAgent: typeof userAgent === "string" ? userAgent.slice(0, 256) : "", correlationId: request.id };
+    const { tenantId, principalId } = await options.authenticate(token, origin);
+    const service = typeof options.service === "function" ? await options.service(tenantId) : options.service;
+    const baseUrl = configuredBaseUrl() || `${request.protocol}://${request.host}${SCIM_PREFIX}`;
+    callers.set(request, { caller: { tenantId, principalId, origin, baseUrl }, service });
   });
 
   scope.setErrorHandler((err, request, reply) => {
@@ -100,11 +101,12 @@ async function registerScimScope(scope: FastifyInstance, options: ScimRoutesOpti
   });
   scope.setNotFoundHandler((_request, reply) => send(reply, 404, new ScimError(404, "", "No such SCIM endpoint.").toJSON()));
 
-  const callerOf = (request: FastifyRequest): ScimCaller => {
-    const caller = callers.get(request);
-    if (caller === undefined) throw new ScimError(401, "", "A bearer token is required.");
-    return caller;
+  const authenticated = (request: FastifyRequest): { caller: ScimCaller; service: ScimService } => {
+    const found = callers.get(request);
+    if (found === undefined) throw new ScimError(401, "", "A bearer token is required.");
+    return found;
   };
+  const callerOf = (request: FastifyRequest): ScimCaller => authenticated(request).caller;
 
   // ------------------------------------------------------------ discovery
 
@@ -119,48 +121,40 @@ async function registerScimScope(scope: FastifyInstance, options: ScimRoutesOpti
   // ------------------------------------------------------------ resources
 
   const resources = [
-    {
-      path: "/Users",
-      list: service.listUsers.bind(service),
-      create: service.createUser.bind(service),
-      get: service.getUser.bind(service),
-      replace: service.replaceUser.bind(service),
-      patch: service.patchUser.bind(service),
-      remove: service.deleteUser.bind(service),
-    },
-    {
-      path: "/Groups",
-      list: service.listGroups.bind(service),
-      create: service.createGroup.bind(service),
-      get: service.getGroup.bind(service),
-      replace: service.replaceGroup.bind(service),
-      patch: service.patchGroup.bind(service),
-      remove: service.deleteGroup.bind(service),
-    },
+    { path: "/Users", list: "listUsers", create: "createUser", get: "getUser", replace: "replaceUser", patch: "patchUser", remove: "deleteUser" },
+    { path: "/Groups", list: "listGroups", create: "createGroup", get: "getGroup", replace: "replaceGroup", patch: "patchGroup", remove: "deleteGroup" },
   ] as const;
 
   for (const resource of resources) {
-    scope.get(resource.path, async (request, reply) => send(reply, 200, await resource.list(callerOf(request), listQueryOf(request))));
+    scope.get(resource.path, async (request, reply) => {
+      const { caller, service } = authenticated(request);
+      return send(reply, 200, await service[resource.list](caller, listQueryOf(request)));
+    });
     scope.post(resource.path, async (request, reply) => {
-      const created = await resource.create(callerOf(request), request.body);
+      const { caller, service } = authenticated(request);
+      const created = await service[resource.create](caller, request.body);
       void reply.header("location", created.location);
       return sendResource(reply, 201, created);
     });
     scope.get(`${resource.path}/:id`, async (request: IdRequest, reply) => {
+      const { caller, service } = authenticated(request);
       const query = listQueryOf(request);
-      const found = await resource.get(callerOf(request), request.params.id, { attributes: query.attributes, excludedAttributes: query.excludedAttributes });
+      const found = await service[resource.get](caller, request.params.id, { attributes: query.attributes, excludedAttributes: query.excludedAttributes });
       const ifNoneMatch = singleHeader(request, "if-none-match");
       if (ifNoneMatch !== undefined && entityTagsMatch(ifNoneMatch, found.etag)) return reply.code(304).header("etag", found.etag).send();
       return sendResource(reply, 200, found);
     });
-    scope.put(`${resource.path}/:id`, async (request: IdRequest, reply) =>
-      sendResource(reply, 200, await resource.replace(callerOf(request), request.params.id, request.body, { ifMatch: singleHeader(request, "if-match") })),
-    );
-    scope.patch(`${resource.path}/:id`, async (request: IdRequest, reply) =>
-      sendResource(reply, 200, await resource.patch(callerOf(request), request.params.id, request.body, { ifMatch: singleHeader(request, "if-match") })),
-    );
+    scope.put(`${resource.path}/:id`, async (request: IdRequest, reply) => {
+      const { caller, service } = authenticated(request);
+      return sendResource(reply, 200, await service[resource.replace](caller, request.params.id, request.body, { ifMatch: singleHeader(request, "if-match") }));
+    });
+    scope.patch(`${resource.path}/:id`, async (request: IdRequest, reply) => {
+      const { caller, service } = authenticated(request);
+      return sendResource(reply, 200, await service[resource.patch](caller, request.params.id, request.body, { ifMatch: singleHeader(request, "if-match") }));
+    });
     scope.delete(`${resource.path}/:id`, async (request: IdRequest, reply) => {
-      await resource.remove(callerOf(request), request.params.id, { ifMatch: singleHeader(request, "if-match") });
+      const { caller, service } = authenticated(request);
+      await service[resource.remove](caller, request.params.id, { ifMatch: singleHeader(request, "if-match") });
       return reply.code(204).header("cache-control", "no-store").send();
     });
   }

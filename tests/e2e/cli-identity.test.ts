@@ -1,0 +1,291 @@
+/**
+ * The `aesp` CLI's identity commands against a real Host and real identity providers: a person
+ * signs in with `aesp login --oidc` (oidc-provider, browser flow driven headlessly) and
+ * `aesp login --ldap` (Debian slapd), the profile holds rotating Host tokens that the CLI refreshes
+ * by itself, `aesp logout` ends the sign-in at the Host, and a tenant administrator manages
+ * principals and service-account keys with `aesp principal …` and `aesp service-account …`.
+ */
+import assert from "node:assert/strict";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { Code, createClient } from "@connectrpc/connect";
+import { EnterpriseAuthenticationService } from "@aesp/proto/authentication";
+import { IdentityProviderService } from "@aesp/proto/identity_provider";
+import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
+import { runCli } from "../../packages/cli/src/main.ts";
+import { readProfiles } from "../../packages/cli/src/profiles.ts";
+import type { Profile } from "../../packages/cli/src/profiles.ts";
+import { assertRefused, startTestHost } from "../support/harness.ts";
+import type { Actor, TestHost } from "../support/harness.ts";
+import { cliClientId, hostAudience, startOidcIdp } from "../support/oidc-idp.ts";
+import type { OidcIdp } from "../support/oidc-idp.ts";
+import { startSlapd } from "../support/slapd.ts";
+import type { SlapdHandle } from "../support/slapd.ts";
+
+let t: TestHost;
+let tenantAdmin: Actor;
+let slapd: SlapdHandle;
+let idp: OidcIdp;
+let work: string;
+/** Stops what `before` started, even when it failed half-way. */
+const cleanups: Array<() => Promise<unknown>> = [];
+let caPath: string;
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+interface RunOptions {
+  /** The secret `readSecret` answers with (the password typed at the prompt). */
+  readonly secret?: string;
+  /** Plays the browser the CLI opens. */
+  readonly browser?: (url: string) => Promise<void>;
+  readonly env?: Record<string, string>;
+}
+
+async function aesp(args: string[], options: RunOptions = {}): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const prompts: string[] = [];
+  const io: CliIo = {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    env: { AESP_HOME: join(work, "home"), ...options.env },
+    cwd: work,
+    stderrIsTty: false,
+    waitForShutdownSignal: () => new Promise(() => undefined),
+    loadHost: async (): Promise<HostModule> => import("@aesp/host"),
+    readSecret: async (prompt) => {
+      prompts.push(prompt);
+      if (options.secret === undefined) throw new Error("this run expected no password prompt");
+      return options.secret;
+    },
+    openBrowser: async (url) => {
+      if (options.browser === undefined) throw new Error("no browser in this run");
+      // The CLI does not await the browser; a failure here must surface as a test failure.
+      options.browser(url).catch((err: unknown) => {
+        stderr += `browser failed: ${String(err)}\n`;
+      });
+    },
+  };
+  const code = await runCli(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], io);
+  return { code, stdout, stderr };
+}
+
+async function ok(args: string[], options: RunOptions = {}): Promise<string> {
+  const result = await aesp(args, options);
+  assert.equal(result.code, 0, `aesp ${args.join(" ")} failed:\n${result.stderr}`);
+  return result.stdout;
+}
+
+async function profile(name = "default"): Promise<Profile> {
+  return (await readProfiles(join(work, "home", "profiles.json"))).profiles[name] ?? {};
+}
+
+/** Plays the person at the IdP: signs in as `login`, then follows the redirect to the CLI's loopback listener. */
+function oidcBrowser(login: string): (url: string) => Promise<void> {
+  return async (url) => {
+    const redirect = await idp.loginHeadless(url, { login });
+    const response = await fetch(redirect);
+    await response.text();
+  };
+}
+
+before(async () => {
+  idp = await startOidcIdp();
+  cleanups.push(() => idp.stop());
+  slapd = await startSlapd();
+  cleanups.push(() => slapd.stop());
+  t = await startTestHost("sqlite");
+  cleanups.push(() => t.stop());
+  work = await mkdtemp(join(tmpdir(), "aesp-cli-identity-"));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  caPath = join(work, "ca.pem");
+  await writeFile(caPath, t.host.caCertificatePem);
+  tenantAdmin = await t.tenant("acme");
+  const providers = tenantAdmin.client(IdentityProviderService);
+  await providers.putIdentityProvider({
+    tenantId: "acme",
+    provider: {
+      providerId: "corp-ldap",
+      kind: "ldap",
+      displayName: "Corporate directory",
+      enabled: true,
+      jitProvisioning: true,
+      settings: {
+        url: slapd.url,
+        start_tls: true,
+        tls_ca_pem: slapd.caPem,
+        bind_dn: slapd.serviceBindDn,
+        bind_password: slapd.servicePassword,
+        user_base_dn: slapd.peopleDn,
+        group_base_dn: slapd.groupsDn,
+        nested_groups: "recursive",
+      },
+      mapping: { group_roles: { "aesp-admins": ["approver"], staff: ["agent"] } },
+    },
+  });
+  await providers.putIdentityProvider({
+    tenantId: "acme",
+    provider: {
+      providerId: "corp-oidc",
+      kind: "oidc",
+      displayName: "Corporate SSO",
+      enabled: true,
+      jitProvisioning: true,
+      settings: { issuer: idp.issuer, client_id: cliClientId, audiences: [cliClientId, hostAudience], jwks_cooldown_ms: 0, scopes: "openid profile email groups" },
+      mapping: { group_roles: { engineers: ["agent"] } },
+    },
+  });
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+void describe("aesp login as a person", () => {
+  void test("--oidc signs in through the browser; the profile holds Host tokens (0600) and whoami names the user", async () => {
+    const output = await ok(["--profile", "alice-sso", "login", "--tenant", "acme", "--oidc"], { browser: oidcBrowser("alice") });
+    assert.match(output, /Signed in as usr_\S+ \(tenant acme\) through Corporate SSO/);
+    const stored = await profile("alice-sso");
+    assert.equal(stored.sign_in, "oidc:corp-oidc");
+    assert.ok(stored.refresh_token?.startsWith("aesprt.acme."));
+    assert.equal(stored.api_key, undefined);
+    assert.equal((await stat(join(work, "home", "profiles.json"))).mode & 0o777, 0o600);
+    const whoami = JSON.parse(await ok(["--profile", "alice-sso", "--json", "whoami"])) as { security_context: { tenant_id: string; principal_id: string; roles: string[] } };
+    assert.equal(whoami.security_context.tenant_id, "acme");
+    assert.equal(whoami.security_context.principal_id, stored.principal);
+    assert.ok(whoami.security_context.roles.includes("agent"));
+  });
+
+  void test("--ldap reads the password without echo and signs in; a wrong password is refused and nothing is stored", async () => {
+    const refused = await aesp(["--profile", "bob-ldap", "login", "--tenant", "acme", "--ldap", "--username", "bob"], { secret: "not-bobs-password" });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /error AUTHENTICATION_FAILED/);
+    assert.doesNotMatch(refused.stderr + refused.stdout, /not-bobs-password/);
+    assert.equal((await profile("bob-ldap")).refresh_token, undefined);
+
+    const output = await ok(["--profile", "bob-ldap", "login", "--tenant", "acme", "--ldap", "corp-ldap", "--username", "bob"], { secret: slapd.users.bob.password });
+    assert.match(output, /Signed in as usr_\S+ \(tenant acme\) through Corporate directory/);
+    assert.doesNotMatch(output, new RegExp(slapd.users.bob.password));
+    assert.equal((await profile("bob-ldap")).sign_in, "ldap:corp-ldap");
+  });
+
+  void test("a provider that does not exist, or a missing --tenant, gets advice naming what is available", async () => {
+    const missing = await aesp(["login", "--tenant", "acme", "--saml"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /error NOT_FOUND: Tenant acme has no saml sign-in/);
+    assert.match(missing.stderr, /ldap corp-ldap \(Corporate directory\); oidc corp-oidc \(Corporate SSO\)/);
+    const named = await aesp(["login", "--tenant", "acme", "--oidc", "okta"]);
+    assert.match(named.stderr, /has no oidc provider named "okta"/);
+    const noTenant = await aesp(["login", "--oidc"]);
+    assert.equal(noTenant.code, 1);
+    assert.match(noTenant.stderr, /--oidc needs --tenant/);
+  });
+
+  void test("an expired access token is refreshed by the CLI itself; the old refresh token is dead afterwards", async () => {
+    await ok(["--profile", "alice-refresh", "login", "--tenant", "acme", "--oidc"], { browser: oidcBrowser("alice") });
+    const before = await profile("alice-refresh");
+    // Pretend the access token has expired: the next command must refresh and store the rotated token.
+    const file = await readProfiles(join(work, "home", "profiles.json"));
+    file.profiles["alice-refresh"] = { ...before, access_token_expires_at: "0" };
+    await writeFile(join(work, "home", "profiles.json"), JSON.stringify(file), { mode: 0o600 });
+    await ok(["--profile", "alice-refresh", "whoami"]);
+    const after = await profile("alice-refresh");
+    assert.notEqual(after.refresh_token, before.refresh_token);
+    assert.notEqual(after.access_token, before.access_token);
+    assert.ok(Number(after.access_token_expires_at) > Date.now());
+    // The rotated-out refresh token is refused (and presenting it revokes the family, by design).
+    await assertRefused(createClient(EnterpriseAuthenticationService, t.anonymous).refreshToken({ refreshToken: before.refresh_token ?? "" }), "AUTHENTICATION_FAILED", Code.Unauthenticated);
+    const ended = await aesp(["--profile", "alice-refresh", "whoami"]);
+    assert.equal(ended.code, 1, "reuse detection revoked the whole sign-in, including the current access token");
+    assert.match(ended.stderr, /error AUTHENTICATION_FAILED: The Host does not accept the credentials of profile "alice-refresh" \(REVOKED\)/);
+  });
+
+  void test("logout revokes the sign-in at the Host: the stored tokens stop working at once", async () => {
+    await ok(["--profile", "bob-logout", "login", "--tenant", "acme", "--ldap", "--username", "bob"], { secret: slapd.users.bob.password });
+    const signedIn = await profile("bob-logout");
+    const output = await ok(["--profile", "bob-logout", "logout"]);
+    assert.match(output, /revoked at the Host/);
+    const cleared = await profile("bob-logout");
+    assert.equal(cleared.refresh_token, undefined);
+    assert.equal(cleared.access_token, undefined);
+    await assertRefused(createClient(EnterpriseAuthenticationService, t.anonymous).refreshToken({ refreshToken: signedIn.refresh_token ?? "" }), "AUTHENTICATION_FAILED", Code.Unauthenticated);
+    // The access token issued by that sign-in ends with it, on its next use.
+    const validated = await createClient(EnterpriseAuthenticationService, t.anonymous).validateToken({ accessToken: signedIn.access_token ?? "" });
+    assert.deepEqual({ valid: validated.valid, reason: validated.reason }, { valid: false, reason: "REVOKED" });
+    const whoami = await aesp(["--profile", "bob-logout", "whoami"]);
+    assert.equal(whoami.code, 1);
+    assert.match(whoami.stderr, /No credentials for profile "bob-logout"/);
+  });
+});
+
+void describe("aesp principal and service-account as a tenant administrator", () => {
+  const admin = (): Record<string, string> => ({ AESP_API_KEY: tenantAdmin.apiKey });
+
+  void test("principal list filters by provider and type; show gives roles from the directory and effective permissions", async () => {
+    await ok(["--profile", "alice-ldap", "login", "--tenant", "acme", "--ldap", "--username", "alice"], { secret: slapd.users.alice.password });
+    const listed = JSON.parse(await ok(["--json", "principal", "list", "--type", "user", "--provider", "corp-ldap"], { env: admin() })) as { items: Array<{ principal_id: string; user_name: string }> };
+    const alice = listed.items.find((item) => item.user_name === "alice");
+    assert.ok(alice !== undefined, JSON.stringify(listed));
+    assert.ok(listed.items.every((item) => item.user_name !== "" && item.user_name !== undefined));
+    const shown = await ok(["principal", "show", alice.principal_id], { env: admin() });
+    assert.match(shown, /provider:\s+corp-ldap/);
+    assert.match(shown, /roles from provider:\s+.*approver/);
+    assert.match(shown, /groups:\s+aesp-admins, engineers, staff/);
+  });
+
+  void test("principal set-roles changes direct roles, effective on the user's next call; a user cannot grant roles", async () => {
+    const alice = (await profile("alice-ldap")).principal ?? "";
+    const set = await ok(["principal", "set-roles", alice, "--role", "contract-author", "--justification", "joins the tooling team"], { env: admin() });
+    assert.match(set, /Roles of usr_\S+: contract-author\. Effective on its next call\./);
+    const whoami = JSON.parse(await ok(["--profile", "alice-ldap", "--json", "whoami"])) as { security_context: { roles: string[] } };
+    assert.ok(whoami.security_context.roles.includes("contract-author"), whoami.security_context.roles.join(","));
+    const same = await ok(["principal", "set-roles", alice, "--role", "contract-author"], { env: admin() });
+    assert.match(same, /already has exactly these roles/);
+    const bob = (await profile("bob-ldap")).principal ?? "";
+    const refused = await aesp(["--profile", "bob-ldap", "principal", "set-roles", bob, "--add", "tenant-admin"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /error AUTHORIZATION_DENIED/);
+    const usage = await aesp(["principal", "set-roles", alice, "--role", "a", "--add", "b"], { env: admin() });
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /Give either --role/);
+    const trail = await ok(["principal", "audit", alice, "--limit", "20"], { env: admin() });
+    assert.match(trail, /principal\.roles_updated|authn\.succeeded/);
+  });
+
+  void test("service-account rotate issues a new key; with --overlap 0 the old key stops at once", async () => {
+    const created = JSON.parse(await ok(["--json", "service-account", "create", "--name", "ci-bot", "--role", "agent"], { env: admin() })) as { service_account_id: string; api_key: string };
+    await ok(["whoami"], { env: { AESP_API_KEY: created.api_key } });
+    const rotated = JSON.parse(await ok(["--json", "service-account", "rotate", created.service_account_id, "--overlap", "0"], { env: admin() })) as { api_key: string };
+    assert.notEqual(rotated.api_key, created.api_key);
+    await ok(["whoami"], { env: { AESP_API_KEY: rotated.api_key } });
+    const old = await aesp(["whoami"], { env: { AESP_API_KEY: created.api_key } });
+    assert.equal(old.code, 1);
+    assert.match(old.stderr, /error AUTHENTICATION_FAILED/);
+    const text = await ok(["service-account", "rotate", created.service_account_id, "--overlap", "600"], { env: admin() });
+    assert.match(text, /The older keys stop working at \d{4}-/);
+    const listed = await ok(["service-account", "list"], { env: admin() });
+    assert.match(listed, /ci-bot/);
+    await ok(["service-account", "revoke", created.service_account_id, "--reason", "test over"], { env: admin() });
+    const revoked = await aesp(["whoami"], { env: { AESP_API_KEY: rotated.api_key } });
+    assert.equal(revoked.code, 1);
+  });
+
+  void test("another tenant's administrator cannot see or change acme's principals from the CLI", async () => {
+    const globex = await t.tenant("globex-cli");
+    const alice = (await profile("alice-ldap")).principal ?? "";
+    const shown = await aesp(["principal", "show", alice], { env: { AESP_API_KEY: globex.apiKey } });
+    assert.equal(shown.code, 1);
+    assert.match(shown.stderr, /error NOT_FOUND/);
+    const set = await aesp(["principal", "set-roles", alice, "--add", "agent"], { env: { AESP_API_KEY: globex.apiKey } });
+    assert.match(set.stderr, /error NOT_FOUND/);
+    const listed = JSON.parse(await ok(["--json", "principal", "list", "--all"], { env: { AESP_API_KEY: globex.apiKey } })) as { items: Array<{ tenant_id: string }> };
+    assert.ok(listed.items.every((item) => item.tenant_id === "globex-cli"));
+  });
+});
+
