@@ -50,7 +50,7 @@ const plans = {
     },
     idle: { targets: [1_000], holdMs: 1_500, concurrency: 64 },
     audit: { events: 20_000, concurrency: 1_000, rawEvents: 20_000, rawBatchSize: 1_000, verifyEvents: 100_000 },
-    authorization: { policyCounts: [10, 100, 1_000], iterations: 20_000, worstCasePolicies: 0 },
+    authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 20_000, cedarIterations: 5_000, worstCasePolicies: 0 },
   },
   full: {
     watchdogMs: 1_200_000,
@@ -67,7 +67,7 @@ const plans = {
     // A hold just over one heartbeat interval: every connection has heartbeated while idle.
     idle: { targets: [1_000, 10_000], holdMs: 12_000, concurrency: 64 },
     audit: { events: 50_000, concurrency: 1_000, rawEvents: 50_000, rawBatchSize: 1_000, verifyEvents: 1_000_000 },
-    authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 100_000, worstCasePolicies: 1_000 },
+    authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 100_000, cedarIterations: 20_000, worstCasePolicies: 1_000 },
   },
 } as const;
 

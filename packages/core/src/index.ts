@@ -62,9 +62,35 @@ export { envName, hostConfigSchema, renderConfigReference, resolveConfig } from 
 export type { ConfigKey, ConfigOrigin, HostConfigSchema, ResolvedConfig } from "./config/index.ts";
 
 export { CompiledContract, contractId, validateAdmSchema, validateContractDefinition } from "./contracts/index.ts";
-export { RoleGraph, builtInRoles, permissionMatches } from "./rbac/index.ts";
-export { PolicySet, compilePolicy, renderPolicyVariablesMarkdown } from "./policy/index.ts";
-export type { Decision } from "./policy/index.ts";
+export { RoleGraph, builtInRoles, classificationRank, permissionMatches } from "./rbac/index.ts";
+export {
+  CelPolicyEngine,
+  MAX_CONDITION_LENGTH,
+  MATCH,
+  NO_MATCH,
+  PolicyCompiler,
+  PolicySet,
+  celPolicyEngine,
+  compilePolicy,
+  compilePolicyScope,
+  conditionPosition,
+  diagnosticsOf,
+  hasMultiFactorEvidence,
+  policyCompileError,
+  renderPolicyVariablesMarkdown,
+} from "./policy/index.ts";
+export type {
+  CelCompiledPolicy,
+  CompiledPolicy,
+  Decision,
+  PolicyDiagnostic,
+  PolicyEngine,
+  PolicyInput,
+  PolicyOutcome,
+  PolicyScope,
+  PolicySetOptions,
+  PolicyTarget,
+} from "./policy/index.ts";
 export { claimList, claimString, mapExternalIdentity, providerUnavailable } from "./identity/external-identity.ts";
 export type {
   ClaimMapping,

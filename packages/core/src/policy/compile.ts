@@ -1,5 +1,6 @@
 /**
- * Compiling policy versions into CEL programs.
+ * Compiling policy versions into CEL programs (the CEL engine's compiler; see
+ * cel-engine.ts), and the engine-independent checks of a policy's scope.
  *
  * Rules enforced:
  * - A condition is parsed and planned once per policy version; evaluation
@@ -12,10 +13,12 @@
  *   effects, malformed actions and unknown target kinds are refused.
  */
 import { celEnv, isCelError, parse, plan, type CelResult } from "@bufbuild/cel";
-import { EnterpriseError } from "../errors.ts";
 import type { PolicyEffect, PolicyRecord } from "../records.ts";
 import { isWellFormedPermission, permissionMatches } from "../rbac/permissions.ts";
+import { MATCH, NO_MATCH, policyCompileError, type CompiledPolicy, type PolicyOutcome } from "./engine.ts";
 import type { PolicyActivation } from "./variables.ts";
+
+export type { CompiledPolicy, PolicyOutcome } from "./engine.ts";
 
 /** Longest accepted CEL condition, in UTF-16 code units. */
 export const MAX_CONDITION_LENGTH = 4096;
@@ -33,27 +36,22 @@ export type PolicyTarget =
   | { readonly kind: "any-role" }
   | { readonly kind: "none" };
 
-/** The result of evaluating one policy's condition. */
-export type PolicyOutcome =
-  | { readonly kind: "match" }
-  | { readonly kind: "no-match" }
-  | { readonly kind: "error"; readonly message: string };
+/** A policy version compiled to a CEL program. */
+export interface CelCompiledPolicy extends CompiledPolicy {
+  readonly engine: "cel";
+  /** Evaluates the condition; never throws. */
+  evaluate(activation: PolicyActivation): PolicyOutcome;
+}
 
-/** A policy version ready to evaluate. */
-export interface CompiledPolicy {
-  /** `tenantId/policyId@version`: the cache key. */
+/** The engine-independent part of a compiled policy: where it applies and what it does. */
+export interface PolicyScope {
   readonly key: string;
   readonly policyId: string;
   readonly version: number;
   readonly effect: PolicyEffect;
-  /** Actions the rule is restricted to (`resource:action`, wildcards allowed); empty means every action. */
   readonly actions: readonly string[];
-  /** Parsed `appliesTo`; `[{ kind: "all" }]` when it was empty. */
   readonly targets: readonly PolicyTarget[];
-  /** Tells whether the rule covers `action` (always true when `actions` is empty). */
   coversAction(action: string): boolean;
-  /** Evaluates the condition; never throws. */
-  evaluate(activation: PolicyActivation): PolicyOutcome;
 }
 
 const CONTRACT_TARGET = /^contract:([a-zA-Z_][a-zA-Z0-9_-]{0,63})(?:@([0-9A-Za-z.+-]{1,64}))?$/;
@@ -85,7 +83,7 @@ export function parsePolicyTarget(target: string, tenantId: string): PolicyTarge
 
 interface CacheEntry {
   readonly fingerprint: string;
-  readonly compiled: CompiledPolicy;
+  readonly compiled: CelCompiledPolicy;
 }
 
 /**
@@ -126,7 +124,7 @@ export class PolicyCompiler {
    * @throws EnterpriseError `INVALID_ARGUMENT` with details `{ policy_id, error }` (and
    *   `line`, `column` for a syntax error) when the rule cannot be compiled.
    */
-  compile(record: PolicyRecord): CompiledPolicy {
+  compile(record: PolicyRecord): CelCompiledPolicy {
     const key = `${record.tenantId}/${record.policyId}@${record.version}`;
     const fingerprint = JSON.stringify([record.rule.condition, record.rule.effect, record.rule.actions, record.appliesTo]);
     const cached = this.#cache.get(key);
@@ -156,17 +154,41 @@ export const defaultPolicyCompiler = new PolicyCompiler();
  *   `line`, `column` for a syntax error): condition empty, longer than 4,096
  *   characters or not CEL; unknown effect; malformed action or target.
  */
-export function compilePolicy(record: PolicyRecord, compiler: PolicyCompiler = defaultPolicyCompiler): CompiledPolicy {
+export function compilePolicy(record: PolicyRecord, compiler: PolicyCompiler = defaultPolicyCompiler): CelCompiledPolicy {
   return compiler.compile(record);
 }
 
 // One environment for every policy: the standard CEL library, no host functions.
 const environment = celEnv();
 
-function compileRecord(record: PolicyRecord, key: string): CompiledPolicy {
+function compileRecord(record: PolicyRecord, key: string): CelCompiledPolicy {
   const { rule, policyId } = record;
   if (typeof rule.condition !== "string" || rule.condition.trim() === "") refuse(policyId, "condition is empty");
   if (rule.condition.length > MAX_CONDITION_LENGTH) refuse(policyId, `condition is longer than ${MAX_CONDITION_LENGTH} characters`);
+  const scope = compilePolicyScope(record, key);
+  let program: (activation: PolicyActivation) => CelResult;
+  try {
+    program = plan(environment, parse(rule.condition));
+  } catch (error) {
+    const { message, location } = describeParseError(error);
+    throw policyCompileError(policyId, message, location);
+  }
+  return { ...scope, engine: "cel", evaluate: (activation) => runProgram(program, activation) };
+}
+
+/**
+ * Checks and parses the engine-independent part of a policy version: effect,
+ * actions and `appliesTo`. Every engine calls it, so a scope is refused (or
+ * accepted) identically whatever the condition language.
+ *
+ * @param record - The policy version.
+ * @param key - The compiled policy's key (`tenantId/policyId@version` by default).
+ * @returns The scope, frozen.
+ * @throws EnterpriseError `INVALID_ARGUMENT` with details `{ policy_id, error }`: unknown
+ *   effect, malformed action, malformed target.
+ */
+export function compilePolicyScope(record: PolicyRecord, key = `${record.tenantId}/${record.policyId}@${record.version}`): PolicyScope {
+  const { rule, policyId } = record;
   if (!EFFECTS.includes(rule.effect)) refuse(policyId, `effect must be one of ${EFFECTS.join(", ")}`);
   const badAction = rule.actions.find((action) => !isWellFormedPermission(action));
   if (badAction !== undefined) refuse(policyId, `action "${badAction.slice(0, 64)}" is not of the form resource:action`);
@@ -176,13 +198,6 @@ function compileRecord(record: PolicyRecord, key: string): CompiledPolicy {
     if (target === null) refuse(policyId, `applies_to entry "${entry.slice(0, 64)}" is not contract:<name>, role:<name> or tenant:<id>`);
     else targets.push(target);
   }
-  let program: (activation: PolicyActivation) => CelResult;
-  try {
-    program = plan(environment, parse(rule.condition));
-  } catch (error) {
-    const { message, location } = describeParseError(error);
-    refuse(policyId, message, location === null ? {} : { line: String(location.line), column: String(location.column) });
-  }
   return {
     key,
     policyId,
@@ -191,7 +206,6 @@ function compileRecord(record: PolicyRecord, key: string): CompiledPolicy {
     actions: Object.freeze([...rule.actions]),
     targets: Object.freeze(targets.length === 0 ? [{ kind: "all" } as const] : targets),
     coversAction: actionMatcher(rule.actions),
-    evaluate: (activation) => runProgram(program, activation),
   };
 }
 
@@ -218,11 +232,8 @@ export function actionMatcher(actions: readonly string[]): (action: string) => b
   };
 }
 
-function refuse(policyId: string, error: string, extra: Record<string, string> = {}): never {
-  throw new EnterpriseError("INVALID_ARGUMENT", {
-    message: "The policy cannot be compiled.",
-    details: { policy_id: policyId, error, ...extra },
-  });
+function refuse(policyId: string, error: string): never {
+  throw policyCompileError(policyId, error);
 }
 
 function runProgram(program: (activation: PolicyActivation) => CelResult, activation: PolicyActivation): PolicyOutcome {
@@ -235,9 +246,6 @@ function runProgram(program: (activation: PolicyActivation) => CelResult, activa
     return { kind: "error", message: error instanceof Error ? error.message : "evaluation failed" };
   }
 }
-
-const MATCH: PolicyOutcome = Object.freeze({ kind: "match" });
-const NO_MATCH: PolicyOutcome = Object.freeze({ kind: "no-match" });
 
 function describeParseError(error: unknown): { message: string; location: { line: number; column: number } | null } {
   if (!(error instanceof Error)) return { message: "condition is not valid CEL", location: null };

@@ -1,5 +1,8 @@
 /**
- * Policy decisions: the CEL stage of authorization, after RBAC has allowed a call.
+ * Policy decisions: the policy stage of authorization, after RBAC has allowed a call.
+ *
+ * The condition language is a {@link PolicyEngine} (CEL by default, see
+ * docs/guides/policy-engines.md); everything below is the same for every engine.
  *
  * Rules enforced (docs/adr/0007-authorization-model.md):
  * - Only ACTIVE, enabled policies take part; of several ACTIVE versions of one
@@ -9,7 +12,7 @@
  *   `appliesTo` is empty) and its rule's `actions` include the call's action
  *   (empty means every action). Only applicable policies are evaluated.
  * - A rule matches when its condition evaluates to `true`. A non-boolean result
- *   or an evaluation error fails closed: the decision is DENY with the reason
+ *   or an evaluation error (or an engine that fails as a whole) fails closed: the decision is DENY with the reason
  *   `policy evaluation failed: <id>` (a policy that could not be compiled
  *   fails the same way wherever it applies).
  * - Any matching DENY wins. AUDIT matches only add flags, whatever the effect.
@@ -22,8 +25,10 @@
 import { EnterpriseError } from "../errors.ts";
 import type { PolicyEffect, PolicyRecord } from "../records.ts";
 import { isWellFormedPermission } from "../rbac/permissions.ts";
-import { actionMatcher, compilePolicy, parsePolicyTarget, type CompiledPolicy, type PolicyCompiler, type PolicyOutcome } from "./compile.ts";
-import { buildActivation, type PolicyInput } from "./variables.ts";
+import { celPolicyEngine, CelPolicyEngine } from "./cel-engine.ts";
+import { actionMatcher, parsePolicyTarget, type PolicyCompiler } from "./compile.ts";
+import type { CompiledPolicy, PolicyEngine, PolicyOutcome } from "./engine.ts";
+import type { PolicyInput } from "./variables.ts";
 
 /** The outcome of the policy stage for one call. */
 export interface Decision {
@@ -51,6 +56,16 @@ interface IndexedPolicy {
   /** Position in policy-id order: evaluation and reporting order. */
   readonly ordinal: number;
   readonly policy: CompiledPolicy;
+  /** Set for a policy that could not be compiled: its outcome wherever it applies, without the engine. */
+  readonly failure: PolicyOutcome | null;
+}
+
+/** Options of {@link PolicySet.build}. */
+export interface PolicySetOptions {
+  /** The condition language; CEL over the process-wide compile cache by default. */
+  readonly engine?: PolicyEngine;
+  /** The CEL compile cache, when no `engine` is given. */
+  readonly compiler?: PolicyCompiler;
 }
 
 const NO_POLICIES: readonly IndexedPolicy[] = Object.freeze([]);
@@ -66,14 +81,16 @@ const NO_POLICIES: readonly IndexedPolicy[] = Object.freeze([]);
 export class PolicySet {
   /** Policies that could not be compiled (they fail closed); for operators to alert on. */
   readonly broken: readonly BrokenPolicy[];
+  readonly #engine: PolicyEngine;
   readonly #size: number;
   readonly #global: readonly IndexedPolicy[];
   readonly #anyRole: readonly IndexedPolicy[];
   readonly #byContract: ReadonlyMap<string, readonly IndexedPolicy[]>;
   readonly #byRole: ReadonlyMap<string, readonly IndexedPolicy[]>;
 
-  private constructor(policies: readonly CompiledPolicy[], broken: readonly BrokenPolicy[]) {
+  private constructor(engine: PolicyEngine, policies: readonly { policy: CompiledPolicy; failure: PolicyOutcome | null }[], broken: readonly BrokenPolicy[]) {
     this.broken = Object.freeze([...broken]);
+    this.#engine = engine;
     this.#size = policies.length;
     const global: IndexedPolicy[] = [];
     const anyRole: IndexedPolicy[] = [];
@@ -84,8 +101,8 @@ export class PolicySet {
       if (list === undefined) index.set(key, [entry]);
       else list.push(entry);
     };
-    policies.forEach((policy, ordinal) => {
-      const entry: IndexedPolicy = { ordinal, policy };
+    policies.forEach(({ policy, failure }, ordinal) => {
+      const entry: IndexedPolicy = { ordinal, policy, failure };
       for (const target of policy.targets) {
         switch (target.kind) {
           case "all":
@@ -112,7 +129,7 @@ export class PolicySet {
   }
 
   /** A set with no policies: every decision is ALLOW. */
-  static readonly EMPTY: PolicySet = new PolicySet([], []);
+  static readonly EMPTY: PolicySet = new PolicySet(celPolicyEngine, [], []);
 
   /**
    * Builds the snapshot from one tenant's policy records. Records that are not
@@ -120,11 +137,13 @@ export class PolicySet {
    * a policy that fails closed and listed in {@link PolicySet.broken}.
    *
    * @param records - The tenant's policy records.
-   * @param options - `compiler`: the compile cache (the process-wide one by default).
+   * @param options - `engine`: the condition language (CEL by default); `compiler`: the CEL
+   *   compile cache when no engine is given (the process-wide one by default).
    * @returns The policy set.
    * @throws EnterpriseError `INVALID_ARGUMENT` when the records span several tenants.
    */
-  static build(records: readonly PolicyRecord[], options: { compiler?: PolicyCompiler } = {}): PolicySet {
+  static build(records: readonly PolicyRecord[], options: PolicySetOptions = {}): PolicySet {
+    const engine = options.engine ?? (options.compiler === undefined ? celPolicyEngine : new CelPolicyEngine({ compiler: options.compiler }));
     const tenantId = records[0]?.tenantId;
     const latest = new Map<string, PolicyRecord>();
     for (const record of records) {
@@ -136,18 +155,23 @@ export class PolicySet {
       if (current === undefined || record.version > current.version) latest.set(record.policyId, record);
     }
     const ordered = [...latest.values()].sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
-    const compiled: CompiledPolicy[] = [];
+    const compiled: { policy: CompiledPolicy; failure: PolicyOutcome | null }[] = [];
     const broken: BrokenPolicy[] = [];
     for (const record of ordered) {
       try {
-        compiled.push(options.compiler === undefined ? compilePolicy(record) : compilePolicy(record, options.compiler));
+        compiled.push({ policy: engine.compile(record), failure: null });
       } catch (error) {
         const message = error instanceof EnterpriseError ? (error.details["error"] ?? error.message) : "policy could not be compiled";
         broken.push({ policyId: record.policyId, version: record.version, error: message });
-        compiled.push(failingPolicy(record, message));
+        compiled.push({ policy: failingPolicy(record, engine.id), failure: Object.freeze({ kind: "error", message: `policy could not be compiled: ${message}` }) });
       }
     }
-    return new PolicySet(compiled, broken);
+    return new PolicySet(engine, compiled, broken);
+  }
+
+  /** The id of the engine that compiled and evaluates this set (`cel`, `cedar`). */
+  get engine(): string {
+    return this.#engine.id;
   }
 
   /** How many policies (one version each) the set holds. */
@@ -176,7 +200,7 @@ export class PolicySet {
     if (applicable.length === 0) {
       return { effect: "ALLOW", auditFlags: [], appliedPolicies: [], reason: "no applicable policy", errors: [] };
     }
-    const activation = buildActivation(input);
+    const outcomes = this.#evaluate(applicable, input);
     const appliedPolicies: string[] = [];
     const auditFlags: string[] = [];
     const errors: string[] = [];
@@ -184,9 +208,10 @@ export class PolicySet {
     let denyingPolicy: string | undefined;
     let allowPolicies = 0;
     let allowingPolicy: string | undefined;
-    for (const { policy } of applicable) {
+    for (let index = 0; index < applicable.length; index++) {
+      const { policy } = applicable[index] as IndexedPolicy;
       appliedPolicies.push(policy.policyId);
-      const outcome: PolicyOutcome = policy.evaluate(activation);
+      const outcome = outcomes[index] ?? ENGINE_SKIPPED;
       if (outcome.kind === "error") {
         errors.push(`${policy.policyId}: ${outcome.message}`);
         failedPolicy ??= policy.policyId;
@@ -211,6 +236,29 @@ export class PolicySet {
     }
     const reason = allowingPolicy === undefined ? "no applicable ALLOW policy; RBAC decision stands" : `allowed by policy ${allowingPolicy}`;
     return { effect: "ALLOW", auditFlags, appliedPolicies, reason, errors };
+  }
+
+  /**
+   * One outcome per applicable policy, in order: broken policies fail without
+   * reaching the engine, the others go to the engine in one batch.
+   */
+  #evaluate(applicable: readonly IndexedPolicy[], input: PolicyInput): readonly PolicyOutcome[] {
+    if (this.broken.length === 0) return this.#engineOutcomes(applicable.map((entry) => entry.policy), input);
+    const healthy = applicable.filter((entry) => entry.failure === null);
+    const healthyOutcomes = healthy.length === 0 ? [] : this.#engineOutcomes(healthy.map((entry) => entry.policy), input);
+    let next = 0;
+    return applicable.map((entry) => entry.failure ?? healthyOutcomes[next++] ?? ENGINE_SKIPPED);
+  }
+
+  #engineOutcomes(policies: readonly CompiledPolicy[], input: PolicyInput): readonly PolicyOutcome[] {
+    try {
+      // A short answer leaves the missing outcomes undefined, which decide() reads as failures.
+      return this.#engine.evaluateAll(policies, input);
+    } catch (error) {
+      // The port says evaluateAll never throws; if an engine does, every policy of the call fails closed.
+      const failed: PolicyOutcome = Object.freeze({ kind: "error", message: `engine ${this.#engine.id} failed: ${error instanceof Error ? error.message : "unknown error"}` });
+      return policies.map(() => failed);
+    }
   }
 
   #applicable(input: PolicyInput): readonly IndexedPolicy[] {
@@ -239,9 +287,11 @@ export class PolicySet {
   }
 }
 
+/** An outcome an engine did not return (a short answer): fails closed. */
+const ENGINE_SKIPPED: PolicyOutcome = Object.freeze({ kind: "error", message: "the policy engine returned no outcome for this policy" });
+
 /** Stands in for a policy that cannot be compiled, so it denies wherever it would have applied. */
-function failingPolicy(record: PolicyRecord, error: string): CompiledPolicy {
-  const outcome: PolicyOutcome = Object.freeze({ kind: "error", message: `policy could not be compiled: ${error}` });
+function failingPolicy(record: PolicyRecord, engine: string): CompiledPolicy {
   const targets = record.appliesTo.map((target) => parsePolicyTarget(target, record.tenantId)).filter((target) => target !== null);
   const scopeIsReadable = targets.length === record.appliesTo.length && record.rule.actions.every(isWellFormedPermission);
   return {
@@ -252,7 +302,7 @@ function failingPolicy(record: PolicyRecord, error: string): CompiledPolicy {
     // When the scope itself is unreadable, applying everywhere is the closed failure.
     actions: scopeIsReadable ? [...record.rule.actions] : [],
     targets: scopeIsReadable && targets.length > 0 ? targets : [{ kind: "all" }],
+    engine,
     coversAction: scopeIsReadable ? actionMatcher(record.rule.actions) : () => true,
-    evaluate: () => outcome,
   };
 }
