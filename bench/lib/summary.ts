@@ -135,6 +135,13 @@ export function formatSummary(results: BenchResults, checks: readonly TargetChec
     lines.push(row(["policies", "applicable", "p50", "p99", "decisions/s"]));
     const levels = authorization.worst_case === null ? authorization.levels : [...authorization.levels, authorization.worst_case];
     for (const level of levels) lines.push(row([String(level.policies), String(level.applicable_per_decision), num(level.p50), num(level.p99), num(level.decisions_per_second)]));
+    const engines = authorization.engines;
+    const comparisons = engines.worst_case === null ? engines.levels : [...engines.levels, engines.worst_case];
+    lines.push("", `CEL vs Cedar ${engines.cedar_version}, same policies and inputs (µs)`);
+    lines.push(row(["policies", "applicable", "CEL p50", "CEL p99", "Cedar p50", "Cedar p99", "Cedar/CEL p99", "same decisions"]));
+    for (const level of comparisons) {
+      lines.push(row([String(level.policies), String(level.applicable_per_decision), num(level.cel.p50), num(level.cel.p99), num(level.cedar.p50), num(level.cedar.p99), num(level.p99_ratio), level.decisions_agree ? "yes" : "NO"]));
+    }
   } else lines.push(`  not measured: ${reason(authorization)}`);
 
   lines.push("", "Targets (BRIEF §9; reported, never enforced)");
