@@ -21,6 +21,9 @@ import { assertRefused, startTestHost } from "../support/harness.ts";
 import type { Actor, TestHost } from "../support/harness.ts";
 import { cliClientId, hostAudience, startOidcIdp } from "../support/oidc-idp.ts";
 import type { OidcIdp } from "../support/oidc-idp.ts";
+import { locationOf, postToAcs, startSamlLogin } from "../support/saml-browser.ts";
+import { startSamlIdp } from "../support/saml-idp.ts";
+import type { SamlIdp } from "../support/saml-idp.ts";
 import { startSlapd } from "../support/slapd.ts";
 import type { SlapdHandle } from "../support/slapd.ts";
 
@@ -28,6 +31,7 @@ let t: TestHost;
 let tenantAdmin: Actor;
 let slapd: SlapdHandle;
 let idp: OidcIdp;
+let samlIdp: SamlIdp;
 let work: string;
 /** Stops what `before` started, even when it failed half-way. */
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -86,6 +90,24 @@ async function profile(name = "default"): Promise<Profile> {
   return (await readProfiles(join(work, "home", "profiles.json"))).profiles[name] ?? {};
 }
 
+/**
+ * Plays the browser of a SAML sign-in: follows the Host's SP-initiated login to the IdP, which
+ * answers as alice; posts that to the ACS; follows the 303 to the CLI's loopback listener.
+ */
+function samlBrowser(): (url: string) => Promise<void> {
+  return async (url) => {
+    const login = new URL(url);
+    const [, , tenantId = "", providerId = ""] = login.pathname.split("/");
+    const started = await startSamlLogin(t, tenantId, providerId, Object.fromEntries(login.searchParams));
+    assert.equal(started.status, 302, started.body.toString());
+    const request = await samlIdp.receiveLoginRequest(locationOf(started));
+    const samlResponse = await samlIdp.createResponse({ requestId: request.requestId, nameId: "alice@corp.example", attributes: { uid: "alice", groups: ["engineers"] }, sign: "assertion" });
+    const posted = await postToAcs(t, tenantId, providerId, samlResponse, request.relayState);
+    assert.equal(posted.status, 303, posted.body.toString());
+    await (await fetch(locationOf(posted))).text();
+  };
+}
+
 /** Plays the person at the IdP: signs in as `login`, then follows the redirect to the CLI's loopback listener. */
 function oidcBrowser(login: string): (url: string) => Promise<void> {
   return async (url) => {
@@ -102,6 +124,7 @@ before(async () => {
   cleanups.push(() => slapd.stop());
   t = await startTestHost("sqlite");
   cleanups.push(() => t.stop());
+  samlIdp = await startSamlIdp({ spEntityId: "urn:aesp:cli:acme", acsUrl: `${t.host.gatewayUrl}/saml/acme/corp-saml/acs` });
   work = await mkdtemp(join(tmpdir(), "aesp-cli-identity-"));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
   caPath = join(work, "ca.pem");
@@ -141,6 +164,18 @@ before(async () => {
       mapping: { group_roles: { engineers: ["agent"] } },
     },
   });
+  await providers.putIdentityProvider({
+    tenantId: "acme",
+    provider: {
+      providerId: "corp-saml",
+      kind: "saml",
+      displayName: "Corporate SAML",
+      enabled: true,
+      jitProvisioning: true,
+      settings: { idp_entity_id: samlIdp.entityId, idp_sso_url: samlIdp.ssoUrl, idp_certificates: [samlIdp.key.certificatePem], sp_entity_id: "urn:aesp:cli:acme", username_attribute: "uid" },
+      mapping: { group_roles: { engineers: ["agent"] } },
+    },
+  });
 });
 
 after(async () => {
@@ -176,15 +211,27 @@ void describe("aesp login as a person", () => {
   });
 
   void test("a provider that does not exist, or a missing --tenant, gets advice naming what is available", async () => {
-    const missing = await aesp(["login", "--tenant", "acme", "--saml"]);
+    const missing = await aesp(["login", "--tenant", "acme", "--saml", "okta"]);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /error NOT_FOUND: Tenant acme has no saml sign-in/);
-    assert.match(missing.stderr, /ldap corp-ldap \(Corporate directory\); oidc corp-oidc \(Corporate SSO\)/);
+    assert.match(missing.stderr, /error NOT_FOUND: Tenant acme has no saml provider named "okta"/);
+    assert.match(missing.stderr, /ldap corp-ldap \(Corporate directory\); oidc corp-oidc \(Corporate SSO\); saml corp-saml \(Corporate SAML\)/);
+    const none = await aesp(["login", "--tenant", "globex-none", "--oidc"]);
+    assert.match(none.stderr, /error NOT_FOUND: Tenant globex-none has no oidc sign-in/);
     const named = await aesp(["login", "--tenant", "acme", "--oidc", "okta"]);
     assert.match(named.stderr, /has no oidc provider named "okta"/);
     const noTenant = await aesp(["login", "--oidc"]);
     assert.equal(noTenant.code, 1);
     assert.match(noTenant.stderr, /--oidc needs --tenant/);
+  });
+
+  void test("--saml signs in through the browser and the Host's one-time code; no token ever travels in a URL", async () => {
+    const output = await ok(["--profile", "alice-saml", "login", "--tenant", "acme", "--saml"], { browser: samlBrowser() });
+    assert.match(output, /Signed in as usr_\S+ \(tenant acme\) through Corporate SAML/);
+    const stored = await profile("alice-saml");
+    assert.equal(stored.sign_in, "saml:corp-saml");
+    assert.ok(stored.refresh_token?.startsWith("aesprt.acme."));
+    const whoami = JSON.parse(await ok(["--profile", "alice-saml", "--json", "whoami"])) as { security_context: { roles: string[] } };
+    assert.ok(whoami.security_context.roles.includes("agent"), whoami.security_context.roles.join(","));
   });
 
   void test("an expired access token is refreshed by the CLI itself; the old refresh token is dead afterwards", async () => {
