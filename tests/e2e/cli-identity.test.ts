@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { Code, createClient } from "@connectrpc/connect";
 import { EnterpriseAuthenticationService } from "@aesp/proto/authentication";
 import { IdentityProviderService } from "@aesp/proto/identity_provider";
+import { TenantService } from "@aesp/proto/tenant";
 import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
 import { runCli } from "../../packages/cli/src/main.ts";
 import { readProfiles } from "../../packages/cli/src/profiles.ts";
@@ -20,6 +21,7 @@ import type { Profile } from "../../packages/cli/src/profiles.ts";
 import { assertRefused, startTestHost } from "../support/harness.ts";
 import type { Actor, TestHost } from "../support/harness.ts";
 import { cliClientId, hostAudience, startOidcIdp } from "../support/oidc-idp.ts";
+import { loginWithAuthorizationCode } from "../../packages/cli/src/oidc-login.ts";
 import type { OidcIdp } from "../support/oidc-idp.ts";
 import { locationOf, postToAcs, startSamlLogin } from "../support/saml-browser.ts";
 import { startSamlIdp } from "../support/saml-idp.ts";
@@ -205,7 +207,7 @@ void describe("aesp login as a person", () => {
     assert.equal((await profile("bob-ldap")).refresh_token, undefined);
 
     const output = await ok(["--profile", "bob-ldap", "login", "--tenant", "acme", "--ldap", "corp-ldap", "--username", "bob"], { secret: slapd.users.bob.password });
-    assert.match(output, /Signed in as usr_\S+ \(tenant acme\) through Corporate directory/);
+    assert.match(output, /Signed in as usr_\S+ \(tenant acme\) through corp-ldap/);
     assert.doesNotMatch(output, new RegExp(slapd.users.bob.password));
     assert.equal((await profile("bob-ldap")).sign_in, "ldap:corp-ldap");
   });
@@ -333,6 +335,64 @@ void describe("aesp principal and service-account as a tenant administrator", ()
     assert.match(set.stderr, /error NOT_FOUND/);
     const listed = JSON.parse(await ok(["--json", "principal", "list", "--all"], { env: { AESP_API_KEY: globex.apiKey } })) as { items: Array<{ tenant_id: string }> };
     assert.ok(listed.items.every((item) => item.tenant_id === "globex-cli"));
+  });
+});
+
+void describe("sign-in refusals across tenants", () => {
+  void test("sign-in to a suspended tenant is refused with TENANT_SUSPENDED, and its live tokens stop at once", async () => {
+    const frozen = await t.tenant("frozen");
+    await frozen.client(IdentityProviderService).putIdentityProvider({
+      tenantId: "frozen",
+      provider: {
+        providerId: "frozen-ldap",
+        kind: "ldap",
+        enabled: true,
+        jitProvisioning: true,
+        settings: { url: slapd.url, start_tls: true, tls_ca_pem: slapd.caPem, bind_dn: slapd.serviceBindDn, bind_password: slapd.servicePassword, user_base_dn: slapd.peopleDn, group_base_dn: slapd.groupsDn },
+      },
+    });
+    await ok(["--profile", "frozen-bob", "login", "--tenant", "frozen", "--ldap", "--username", "bob"], { secret: slapd.users.bob.password });
+    await t.admin.client(TenantService).suspendTenant({ tenantId: "frozen", reason: "unpaid" });
+    const hidden = await aesp(["--profile", "frozen-bob2", "login", "--tenant", "frozen", "--ldap", "--username", "bob"], { secret: slapd.users.bob.password });
+    assert.match(hidden.stderr, /error NOT_FOUND: Tenant frozen has no ldap sign-in[\s\S]*unknown or suspended tenant offers no sign-in/);
+    const refused = await aesp(["--profile", "frozen-bob2", "login", "--tenant", "frozen", "--ldap", "frozen-ldap", "--username", "bob"], { secret: slapd.users.bob.password });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /error TENANT_SUSPENDED/);
+    const live = await aesp(["--profile", "frozen-bob", "whoami"]);
+    assert.equal(live.code, 1);
+    assert.match(live.stderr, /\(TENANT_SUSPENDED\)/);
+    await t.admin.client(TenantService).resumeTenant({ tenantId: "frozen" });
+    await ok(["--profile", "frozen-bob", "whoami"]);
+  });
+
+  void test("an ID token from another tenant's issuer is refused, whichever provider it is presented to", async () => {
+    const otherIdp = await startOidcIdp();
+    cleanups.push(() => otherIdp.stop());
+    const globex = await t.tenant("globex-sso");
+    await globex.client(IdentityProviderService).putIdentityProvider({
+      tenantId: "globex-sso",
+      provider: { providerId: "globex-oidc", kind: "oidc", enabled: true, jitProvisioning: true, settings: { issuer: otherIdp.issuer, client_id: cliClientId, jwks_cooldown_ms: 0 } },
+    });
+    // alice signs in at acme's IdP; the ID token is genuine, but for acme's issuer.
+    const acmeLogin = await loginWithAuthorizationCode(
+      { issuer: idp.issuer, clientId: cliClientId, allowInsecureLoopback: true, timeoutSeconds: 20 },
+      { print: () => undefined, openBrowser: oidcBrowser("alice") },
+    );
+    const auth = createClient(EnterpriseAuthenticationService, t.anonymous);
+    await assertRefused(
+      auth.authenticateUser({ tenantId: "globex-sso", credential: { case: "oauthToken", value: { provider: "globex-oidc", idToken: acmeLogin.idToken } } }),
+      "AUTHENTICATION_FAILED",
+      Code.Unauthenticated,
+    );
+    // Naming acme's provider while asking for globex's tenant finds no such provider there.
+    await assertRefused(
+      auth.authenticateUser({ tenantId: "globex-sso", credential: { case: "oauthToken", value: { provider: "corp-oidc", idToken: acmeLogin.idToken } } }),
+      "AUTHENTICATION_FAILED",
+      Code.Unauthenticated,
+    );
+    // The same token is still good where it belongs (the refusals did not consume it).
+    const accepted = await auth.authenticateUser({ tenantId: "acme", credential: { case: "oauthToken", value: { provider: "corp-oidc", idToken: acmeLogin.idToken } } });
+    assert.equal(accepted.responseType.case === "successDetails" ? accepted.responseType.value.securityContext?.tenantId : "", "acme");
   });
 });
 

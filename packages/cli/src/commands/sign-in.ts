@@ -10,6 +10,7 @@
  * - LDAP: the password is read without echo (or from stdin) and sent once to `AuthenticateUser`.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,6 +18,7 @@ import { request as httpsRequest } from "node:https";
 import { AespError } from "@aesp/client";
 import type { AespClient } from "@aesp/client";
 import type { AuthenticateUserResponse } from "@aesp/proto/authentication";
+import { SignInMethodSchema } from "@aesp/proto/identity_provider";
 import type { SignInMethod } from "@aesp/proto/identity_provider";
 import type { CliContext } from "../context.ts";
 import { loginWithAuthorizationCode, loginWithDeviceCode } from "../oidc-login.ts";
@@ -38,6 +40,11 @@ export type SignInKind = "oidc" | "saml" | "ldap";
  * @throws AespError NOT_FOUND when none matches; INVALID_ARGUMENT when several do and none is named.
  */
 export async function chooseProvider(client: AespClient, tenantId: string, kind: SignInKind, providerId: string | undefined): Promise<SignInMethod> {
+  if (kind === "ldap" && providerId !== undefined && providerId !== "") {
+    // A password sign-in needs nothing from discovery, and the Host's own answer (e.g. a suspended
+    // tenant) is more telling than discovery's, which shows nothing for unknown or suspended tenants.
+    return create(SignInMethodSchema, { providerId, kind });
+  }
   const { methods } = await client.services.identityProviders.listSignInMethods({ tenantId });
   const ofKind = methods.filter((method) => method.kind === kind);
   const named = providerId === undefined || providerId === "" ? ofKind : ofKind.filter((method) => method.providerId === providerId);
@@ -47,8 +54,12 @@ export async function chooseProvider(client: AespClient, tenantId: string, kind:
     throw new AespError({
       code: "NOT_FOUND",
       message: providerId === undefined ? `Tenant ${tenantId} has no ${kind} sign-in.` : `Tenant ${tenantId} has no ${kind} provider named "${providerId}".`,
+      // Discovery shows nothing for a tenant that does not exist or is suspended, by design.
       details: { tenant_id: tenantId, kind, ...(providerId === undefined ? {} : { provider: providerId }) },
-      remediation: available.length === 0 ? ["Ask a tenant administrator to configure an identity provider (IdentityProviderService/PutIdentityProvider)."] : [`This tenant offers: ${available.join("; ")}.`],
+      remediation:
+        available.length === 0
+          ? ["Check the tenant id: an unknown or suspended tenant offers no sign-in.", "Or ask a tenant administrator to configure an identity provider (IdentityProviderService/PutIdentityProvider)."]
+          : [`This tenant offers: ${available.join("; ")}.`],
     });
   }
   throw new AespError({
