@@ -1,7 +1,7 @@
 /**
  * Runs the CEL conformance suite of `@bufbuild/cel-spec` through @bufbuild/cel
  * the way the policy engine uses it (packages/core/src/policy/compile.ts):
- * `parse`, then `plan` against a `celEnv` with the standard library only, then
+ * `parse`, then `plan` against a `celEnv` with the engine's functions (the standard library, the strings extension and the Host's library), then
  * one evaluation. Each case brings its own container and bindings; the
  * message types come from the suite's test registry.
  *
@@ -12,6 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Registry } from "@bufbuild/protobuf";
+import { policyCelFunctions } from "../../../packages/core/src/policy/functions.ts";
 import { celEnv, celError, isCelError, parse, plan, type CelEnv, type CelInput, type CelResult } from "@bufbuild/cel";
 import type { SimpleTest } from "@bufbuild/cel-spec/cel/expr/conformance/test/simple_pb.js";
 import { getTestRegistry } from "@bufbuild/cel-spec/testdata/registry.js";
@@ -165,8 +166,8 @@ export class ConformanceRunner {
   #environment(container: string): CelEnv {
     let environment = this.#environments.get(container);
     if (environment === undefined) {
-      // Same shape as the policy engine's celEnv(): no extra funcs, default RE2; only registry and container differ.
-      environment = celEnv({ registry: this.#registry, namespace: container });
+      // Same functions as the policy engine's environment (strings extension and the Host's library), default RE2; only registry and container differ.
+      environment = celEnv({ registry: this.#registry, namespace: container, funcs: [...policyCelFunctions] });
       this.#environments.set(container, environment);
     }
     return environment;

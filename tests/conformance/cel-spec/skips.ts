@@ -76,11 +76,6 @@ export const SKIPS: readonly SkipEntry[] = [
   { path: ["proto2", "extensions_get"], reason: `proto2 extension fields are selected by quoted name (msg.\`pkg.ext\`): ${QUOTED_IDENTIFIERS}` },
   { path: ["proto2_ext"], reason: "proto.hasExt()/proto.getExt(): @bufbuild/cel 0.6.1 has no protobuf extension library" },
   { path: ["proto3", "quoted_fields"], reason: QUOTED_IDENTIFIERS },
-  {
-    path: ["string_ext"],
-    reason:
-      "strings extension: the policy engine builds celEnv() without @bufbuild/cel/ext strings (packages/core/src/policy/compile.ts), so these functions do not exist for policy authors",
-  },
   { path: ["type_deductions", "flexible_type_parameter_assignment"], reason: NO_CHECKER },
   { path: ["type_deductions", "functions"], tests: ["function_result_type"], reason: NO_CHECKER },
   { path: ["type_deductions", "legacy_nullable_types"], tests: ["null_assignable_to_abstract_parameter_candidate"], reason: NO_CHECKER },

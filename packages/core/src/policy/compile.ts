@@ -13,6 +13,7 @@
  *   effects, malformed actions and unknown target kinds are refused.
  */
 import { celEnv, isCelError, parse, plan, type CelResult } from "@bufbuild/cel";
+import { policyCelFunctions } from "./functions.ts";
 import type { PolicyEffect, PolicyRecord } from "../records.ts";
 import { isWellFormedPermission, permissionMatches } from "../rbac/permissions.ts";
 import { MATCH, NO_MATCH, policyCompileError, type CompiledPolicy, type PolicyOutcome } from "./engine.ts";
@@ -158,8 +159,9 @@ export function compilePolicy(record: PolicyRecord, compiler: PolicyCompiler = d
   return compiler.compile(record);
 }
 
-// One environment for every policy: the standard CEL library, no host functions.
-const environment = celEnv();
+// One environment for every policy: the standard CEL library, the strings extension and the
+// Host's small function library (functions.ts).
+const environment = celEnv({ funcs: [...policyCelFunctions] });
 
 function compileRecord(record: PolicyRecord, key: string): CelCompiledPolicy {
   const { rule, policyId } = record;
