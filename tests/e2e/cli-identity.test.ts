@@ -26,7 +26,7 @@ import type { OidcIdp } from "../support/oidc-idp.ts";
 import { locationOf, postToAcs, startSamlLogin } from "../support/saml-browser.ts";
 import { startSamlIdp } from "../support/saml-idp.ts";
 import type { SamlIdp } from "../support/saml-idp.ts";
-import { startSlapd } from "../support/slapd.ts";
+import { ldapProviderSettings, startSlapd } from "../support/slapd.ts";
 import type { SlapdHandle } from "../support/slapd.ts";
 
 let t: TestHost;
@@ -141,16 +141,7 @@ before(async () => {
       displayName: "Corporate directory",
       enabled: true,
       jitProvisioning: true,
-      settings: {
-        url: slapd.url,
-        start_tls: true,
-        tls_ca_pem: slapd.caPem,
-        bind_dn: slapd.serviceBindDn,
-        bind_password: slapd.servicePassword,
-        user_base_dn: slapd.peopleDn,
-        group_base_dn: slapd.groupsDn,
-        nested_groups: "recursive",
-      },
+      settings: ldapProviderSettings(slapd, { nested_groups: "recursive" }),
       mapping: { group_roles: { "aesp-admins": ["approver"], staff: ["agent"] } },
     },
   });
@@ -348,7 +339,7 @@ void describe("sign-in refusals across tenants", () => {
         kind: "ldap",
         enabled: true,
         jitProvisioning: true,
-        settings: { url: slapd.url, start_tls: true, tls_ca_pem: slapd.caPem, bind_dn: slapd.serviceBindDn, bind_password: slapd.servicePassword, user_base_dn: slapd.peopleDn, group_base_dn: slapd.groupsDn },
+        settings: ldapProviderSettings(slapd),
       },
     });
     await ok(["--profile", "frozen-bob", "login", "--tenant", "frozen", "--ldap", "--username", "bob"], { secret: slapd.users.bob.password });

@@ -15,7 +15,7 @@ import { SessionService } from "@aesp/proto/client";
 import { loginWithAuthorizationCode } from "../../packages/cli/src/oidc-login.ts";
 import { assertRefused, readAllAuditRecords, startTestHost } from "../support/harness.ts";
 import type { Actor, TestHost } from "../support/harness.ts";
-import { startSlapd } from "../support/slapd.ts";
+import { ldapProviderSettings, startSlapd } from "../support/slapd.ts";
 import type { SlapdHandle } from "../support/slapd.ts";
 import { cliClientId, hostAudience, startOidcIdp } from "../support/oidc-idp.ts";
 import type { OidcIdp } from "../support/oidc-idp.ts";
@@ -46,17 +46,7 @@ before(async () => {
       displayName: "Corporate directory",
       enabled: true,
       jitProvisioning: true,
-      settings: {
-        url: slapd.url,
-        start_tls: true,
-        tls_ca_pem: slapd.caPem,
-        bind_dn: slapd.serviceBindDn,
-        bind_password: slapd.servicePassword,
-        user_base_dn: slapd.peopleDn,
-        group_base_dn: slapd.groupsDn,
-        nested_groups: "recursive",
-        active_filter: "(!(employeeType=disabled))",
-      },
+      settings: ldapProviderSettings(slapd, { nested_groups: "recursive", active_filter: "(!(employeeType=disabled))" }),
       mapping: { group_roles: { "aesp-admins": ["approver"], staff: ["agent"] }, default_clearance: "internal" },
     },
   });

@@ -977,6 +977,10 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await a.revokedTokens.isRevoked(revoked.tokenId), true);
         assert.equal(await a.revokedTokens.revoke({ ...revoked, revokedAt: revoked.revokedAt + 1, reason: "again" }), false);
         assert.equal(await a.revokedTokens.isRevoked(unique("jti")), false);
+        assert.equal(await a.revokedTokens.isAnyRevoked([unique("jti"), revoked.tokenId]), true);
+        assert.equal(await a.revokedTokens.isAnyRevoked([unique("jti"), unique("jti")]), false);
+        assert.equal(await a.revokedTokens.isAnyRevoked([]), false);
+        assert.equal(await b.revokedTokens.isAnyRevoked([revoked.tokenId]), false, "another tenant's revocation is not seen");
       });
 
       it("concurrent revocations from two Stores: exactly one true", async () => {

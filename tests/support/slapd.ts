@@ -24,6 +24,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Attribute, Change, Client } from "ldapts";
+import type { JsonObject } from "@bufbuild/protobuf";
 
 const slapdBinary = "/usr/sbin/slapd";
 const slapaddBinary = "/usr/sbin/slapadd";
@@ -69,6 +70,23 @@ export interface SlapdHandle {
   addToGroup(groupCn: string, memberDn: string): Promise<void>;
   /** Stops slapd (SIGTERM from the pidfile's pid, SIGKILL if it lingers) and removes its directory. */
   stop(): Promise<void>;
+}
+
+/**
+ * The settings of an LDAP identity provider over StartTLS against `slapd`, as a tenant
+ * administrator would put them; `extra` adds or overrides settings (e.g. `nested_groups`).
+ */
+export function ldapProviderSettings(slapd: SlapdHandle, extra: JsonObject = {}): JsonObject {
+  return {
+    url: slapd.url,
+    start_tls: true,
+    tls_ca_pem: slapd.caPem,
+    bind_dn: slapd.serviceBindDn,
+    bind_password: slapd.servicePassword,
+    user_base_dn: slapd.peopleDn,
+    group_base_dn: slapd.groupsDn,
+    ...extra,
+  };
 }
 
 const baseDn = "dc=example,dc=com";

@@ -65,6 +65,7 @@ export { CompiledContract, contractId, validateAdmSchema, validateContractDefini
 export { RoleGraph, builtInRoles, classificationRank, permissionMatches } from "./rbac/index.ts";
 export {
   CelPolicyEngine,
+  CompiledPolicyCache,
   MAX_CONDITION_LENGTH,
   MATCH,
   NO_MATCH,

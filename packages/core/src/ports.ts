@@ -130,6 +130,8 @@ export interface RevokedTokenStore {
   /** Records the revocation; false when the token was already revoked. */
   revoke(record: RevokedTokenRecord): Promise<boolean>;
   isRevoked(tokenId: string): Promise<boolean>;
+  /** Whether any of `tokenIds` is revoked, in one lookup (a token's own id and its sign-in family's). */
+  isAnyRevoked(tokenIds: readonly string[]): Promise<boolean>;
   /** Forgets revocations of tokens that expired before `now` (they are refused as expired anyway); returns how many. */
   purgeExpired(now: number): Promise<number>;
 }

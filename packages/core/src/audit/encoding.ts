@@ -94,6 +94,19 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
+ * Equality of two strings (digests of secrets) without an early exit, so the time taken says
+ * nothing about where they first differ. Only the length may leak, and digests have a fixed one.
+ *
+ * @returns True iff both strings are identical.
+ */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/**
  * Standard base64 (RFC 4648 §4, with padding), as C2SP notes use.
  *
  * @param bytes - Any byte array.

@@ -56,15 +56,14 @@ export class Authenticator {
     const snapshot = await this.#tenants.snapshot(claims.tid);
     if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
     if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: claims.tid });
-    const revocations = this.#store.forTenant(claims.tid).revokedTokens;
-    const [principal, revoked, familyRevoked] = await Promise.all([
+    const revocationIds = claims.family === undefined ? [claims.jti] : [claims.jti, familyRevocationId(claims.family)];
+    const [principal, revoked] = await Promise.all([
       this.#tenants.principal(claims.tid, claims.sub),
-      revocations.isRevoked(claims.jti),
-      claims.family === undefined ? false : revocations.isRevoked(familyRevocationId(claims.family)),
+      this.#store.forTenant(claims.tid).revokedTokens.isAnyRevoked(revocationIds),
     ]);
     assertPrincipalUsable(principal, this.#clock.now());
     // Without a millisecond issue time, iat's floor errs towards refusing a token of the revocation's second.
-    if (revoked || familyRevoked || (claims.issuedAtMs ?? claims.iat * 1000) < principal.tokensValidAfter) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "token_revoked" } });
+    if (revoked || (claims.issuedAtMs ?? claims.iat * 1000) < principal.tokensValidAfter) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "token_revoked" } });
     const tokenClaims: Record<string, string> = { amr: claims.amr.join(" "), iat: String(claims.iat) };
     if (claims.acr !== "") tokenClaims["acr"] = claims.acr;
     if (claims.idp !== "") tokenClaims["idp"] = claims.idp;

@@ -3,7 +3,7 @@ import { revocationCutoff, updatePrincipal } from "./principal-updates.ts";
 import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, Store } from "../ports.ts";
 import type { PrincipalRecord, RefreshTokenRecord } from "../records.ts";
-import { toHex, utf8 } from "../audit/encoding.ts";
+import { constantTimeEqual, toHex, utf8 } from "../audit/encoding.ts";
 import { familyRevocationId } from "./access-tokens.ts";
 import type { AccessTokens } from "./access-tokens.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
@@ -291,12 +291,7 @@ export class TokenService {
     return toHex(this.#hasher.sha256(utf8(secret)));
   }
 
-  /** Compares hashes of equal length without an early exit, so timing says nothing about the secret. */
   #sameSecret(storedHash: string, secret: string): boolean {
-    const presented = this.#digest(secret);
-    if (presented.length !== storedHash.length) return false;
-    let diff = 0;
-    for (let i = 0; i < presented.length; i++) diff |= presented.charCodeAt(i) ^ storedHash.charCodeAt(i);
-    return diff === 0;
+    return constantTimeEqual(this.#digest(secret), storedHash);
   }
 }

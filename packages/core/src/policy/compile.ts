@@ -16,7 +16,7 @@ import { celEnv, isCelError, parse, plan, type CelResult } from "@bufbuild/cel";
 import { policyCelFunctions } from "./functions.ts";
 import type { PolicyEffect, PolicyRecord } from "../records.ts";
 import { isWellFormedPermission, permissionMatches } from "../rbac/permissions.ts";
-import { MATCH, NO_MATCH, policyCompileError, type CompiledPolicy, type PolicyOutcome } from "./engine.ts";
+import { CompiledPolicyCache, MATCH, NO_MATCH, policyCompileError, type CompiledPolicy, type PolicyOutcome } from "./engine.ts";
 import type { PolicyActivation } from "./variables.ts";
 
 export type { CompiledPolicy, PolicyOutcome } from "./engine.ts";
@@ -82,11 +82,6 @@ export function parsePolicyTarget(target: string, tenantId: string): PolicyTarge
   return null;
 }
 
-interface CacheEntry {
-  readonly fingerprint: string;
-  readonly compiled: CelCompiledPolicy;
-}
-
 /**
  * Compiles policy versions and remembers them, keyed by `tenantId/policyId@version`.
  *
@@ -96,15 +91,13 @@ interface CacheEntry {
  * compiler.compile(record) === policy;         // true: served from the cache
  */
 export class PolicyCompiler {
-  readonly #cache = new Map<string, CacheEntry>();
-  readonly #maxEntries: number;
-  #compilations = 0;
+  readonly #cache: CompiledPolicyCache<CelCompiledPolicy>;
 
   /**
    * @param options - `maxEntries`: cache bound; the oldest entry is evicted beyond it.
    */
   constructor(options: { maxEntries?: number } = {}) {
-    this.#maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_POLICY_CACHE_SIZE);
+    this.#cache = new CompiledPolicyCache(options.maxEntries ?? DEFAULT_POLICY_CACHE_SIZE);
   }
 
   /** How many versions are cached. */
@@ -114,7 +107,7 @@ export class PolicyCompiler {
 
   /** How many times a condition was actually parsed and planned (cache misses). */
   get compilations(): number {
-    return this.#compilations;
+    return this.#cache.compilations;
   }
 
   /**
@@ -126,20 +119,9 @@ export class PolicyCompiler {
    *   `line`, `column` for a syntax error) when the rule cannot be compiled.
    */
   compile(record: PolicyRecord): CelCompiledPolicy {
-    const key = `${record.tenantId}/${record.policyId}@${record.version}`;
-    const fingerprint = JSON.stringify([record.rule.condition, record.rule.effect, record.rule.actions, record.appliesTo]);
-    const cached = this.#cache.get(key);
-    if (cached !== undefined && cached.fingerprint === fingerprint) return cached.compiled;
-    const compiled = compileRecord(record, key);
-    this.#compilations += 1;
-    this.#cache.delete(key);
-    this.#cache.set(key, { fingerprint, compiled });
-    if (this.#cache.size > this.#maxEntries) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done !== true) this.#cache.delete(oldest.value);
-    }
-    return compiled;
+    return this.#cache.get(record, compileRecord);
   }
+
 }
 
 /** The process-wide compiler behind {@link compilePolicy}. */

@@ -156,3 +156,46 @@ export function conditionPosition(condition: string, index: number): { line: num
   }
   return { line, column: at - lineStart + 1 };
 }
+
+/**
+ * A bounded cache of compiled policy versions, keyed by `tenantId/policyId@version` and checked
+ * against the rule's content, so an edited record under the same key is compiled again. The
+ * least recently compiled entry is evicted beyond `maxEntries`. Shared by every engine.
+ */
+export class CompiledPolicyCache<T extends CompiledPolicy> {
+  readonly #entries = new Map<string, { readonly fingerprint: string; readonly compiled: T }>();
+  readonly #maxEntries: number;
+  #compilations = 0;
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = Math.max(1, maxEntries);
+  }
+
+  /** How many versions are cached. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** How many times `build` actually ran (cache misses). */
+  get compilations(): number {
+    return this.#compilations;
+  }
+
+  /** The compiled form of `record`: cached, or built by `build(record, key)` and remembered. */
+  get(record: PolicyRecord, build: (record: PolicyRecord, key: string) => T): T {
+    const key = `${record.tenantId}/${record.policyId}@${record.version}`;
+    const fingerprint = JSON.stringify([record.rule.condition, record.rule.effect, record.rule.actions, record.appliesTo]);
+    const cached = this.#entries.get(key);
+    if (cached !== undefined && cached.fingerprint === fingerprint) return cached.compiled;
+    const compiled = build(record, key);
+    this.#compilations += 1;
+    this.#entries.delete(key);
+    this.#entries.set(key, { fingerprint, compiled });
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    }
+    return compiled;
+  }
+}
+

@@ -18,6 +18,7 @@ export {
   type PolicyTarget,
 } from "./compile.ts";
 export {
+  CompiledPolicyCache,
   MATCH,
   NO_MATCH,
   conditionPosition,

@@ -2,7 +2,7 @@ import { EnterpriseError } from "../errors.ts";
 import type { AuditRecorder } from "../audit-recorder.ts";
 import type { Clock, Hasher, IdSource, Store } from "../ports.ts";
 import type { CertificateRecord, JoinTokenRecord, RuntimeRegistrationRecord } from "../records.ts";
-import { toHex, utf8 } from "../audit/encoding.ts";
+import { constantTimeEqual, toHex, utf8 } from "../audit/encoding.ts";
 import type { RequestOrigin, SecurityContext } from "../identity/security-context.ts";
 import { requirePermission } from "../identity/require-permission.ts";
 
@@ -243,10 +243,3 @@ export class RuntimeEnrollment {
   }
 }
 
-/** Compares two equal-length hex digests without an early exit. */
-function constantTimeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}

@@ -68,6 +68,7 @@ import {
   type StatefulAuthorizationCall,
 } from "@cedar-policy/cedar-wasm/nodejs";
 import {
+  CompiledPolicyCache,
   MATCH,
   MAX_CONDITION_LENGTH,
   NO_MATCH,
@@ -220,26 +221,24 @@ const FOREIGN: PolicyOutcome = Object.freeze({ kind: "error", message: "policy w
  */
 export class CedarPolicyEngine implements PolicyEngine {
   readonly id = "cedar";
-  readonly #compiled = new Map<string, { readonly fingerprint: string; readonly compiled: CedarCompiledPolicy }>();
+  readonly #compiled: CompiledPolicyCache<CedarCompiledPolicy>;
   readonly #prepared = new Map<string, PreparedSet>();
-  readonly #maxCompiled: number;
   readonly #maxPrepared: number;
   readonly #project: boolean;
-  #compilations = 0;
   #preparations = 0;
 
   /**
    * @param options - Cache bounds and input projection (see {@link CedarPolicyEngineOptions}).
    */
   constructor(options: CedarPolicyEngineOptions = {}) {
-    this.#maxCompiled = Math.max(1, options.maxCompiled ?? DEFAULT_CEDAR_COMPILE_CACHE_SIZE);
+    this.#compiled = new CompiledPolicyCache(options.maxCompiled ?? DEFAULT_CEDAR_COMPILE_CACHE_SIZE);
     this.#maxPrepared = Math.max(1, options.maxPreparedSets ?? DEFAULT_CEDAR_PREPARED_SETS);
     this.#project = options.projectInputs ?? true;
   }
 
   /** How many times a policy was actually parsed (compile cache misses). */
   get compilations(): number {
-    return this.#compilations;
+    return this.#compiled.compilations;
   }
 
   /** How many policy subsets were preparsed in Cedar (subset cache misses). */
@@ -264,20 +263,9 @@ export class CedarPolicyEngine implements PolicyEngine {
    *   malformed action or target.
    */
   compile(record: PolicyRecord): CedarCompiledPolicy {
-    const key = `${record.tenantId}/${record.policyId}@${record.version}`;
-    const fingerprint = JSON.stringify([record.rule.condition, record.rule.effect, record.rule.actions, record.appliesTo]);
-    const cached = this.#compiled.get(key);
-    if (cached !== undefined && cached.fingerprint === fingerprint) return cached.compiled;
-    const compiled = compileCedar(record, key);
-    this.#compilations += 1;
-    this.#compiled.delete(key);
-    this.#compiled.set(key, { fingerprint, compiled });
-    if (this.#compiled.size > this.#maxCompiled) {
-      const oldest = this.#compiled.keys().next();
-      if (oldest.done !== true) this.#compiled.delete(oldest.value);
-    }
-    return compiled;
+    return this.#compiled.get(record, compileCedar);
   }
+
 
   /**
    * Checks a policy version.

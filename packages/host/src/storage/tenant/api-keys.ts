@@ -52,16 +52,7 @@ export class KyselyApiKeyStore extends TenantScopedStore implements ApiKeyStore 
 
   /** Revokes the principal's unrevoked keys at `at`; returns how many it revoked. */
   async revokeForPrincipal(principalId: string, at: number): Promise<number> {
-    const result = await guarded(() =>
-      this.context.db
-        .updateTable("api_keys")
-        .set({ revoked_at: at })
-        .where("tenant_id", "=", this.tenantId)
-        .where("principal_id", "=", principalId)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst(),
-    );
-    return Number(result.numUpdatedRows);
+    return this.revokeAllOfPrincipal("api_keys", principalId, at);
   }
 }
 

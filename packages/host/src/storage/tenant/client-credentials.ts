@@ -75,16 +75,7 @@ export class KyselyClientCredentialStore extends TenantScopedStore implements Cl
 
   /** Revokes the principal's unrevoked credentials at `at`; returns how many it revoked. */
   async revokeForPrincipal(principalId: string, at: number): Promise<number> {
-    const result = await guarded(() =>
-      this.context.db
-        .updateTable("client_credentials")
-        .set({ revoked_at: at })
-        .where("tenant_id", "=", this.tenantId)
-        .where("principal_id", "=", principalId)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst(),
-    );
-    return Number(result.numUpdatedRows);
+    return this.revokeAllOfPrincipal("client_credentials", principalId, at);
   }
 }
 

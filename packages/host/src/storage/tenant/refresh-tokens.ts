@@ -75,16 +75,7 @@ export class KyselyRefreshTokenStore extends TenantScopedStore implements Refres
 
   /** Revokes the principal's unrevoked tokens at `at`; returns how many it revoked. */
   async revokeForPrincipal(principalId: string, at: number): Promise<number> {
-    const result = await guarded(() =>
-      this.context.db
-        .updateTable("refresh_tokens")
-        .set({ revoked_at: at })
-        .where("tenant_id", "=", this.tenantId)
-        .where("principal_id", "=", principalId)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst(),
-    );
-    return Number(result.numUpdatedRows);
+    return this.revokeAllOfPrincipal("refresh_tokens", principalId, at);
   }
 
   private toRecord(row: Selectable<RefreshTokensTable>): RefreshTokenRecord {

@@ -44,6 +44,21 @@ export class KyselyRevokedTokenStore extends TenantScopedStore implements Revoke
     return row !== undefined;
   }
 
+  /** Whether this tenant recorded any of the tokens as revoked (one indexed lookup). */
+  async isAnyRevoked(tokenIds: readonly string[]): Promise<boolean> {
+    if (tokenIds.length === 0) return false;
+    const row = await guarded(() =>
+      this.context.db
+        .selectFrom("revoked_tokens")
+        .select("token_id")
+        .where("tenant_id", "=", this.tenantId)
+        .where("token_id", "in", [...tokenIds])
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return row !== undefined;
+  }
+
   /** Deletes this tenant's revocations of tokens that have expired anyway. */
   async purgeExpired(now: number): Promise<number> {
     const result = await guarded(() => this.context.db.deleteFrom("revoked_tokens").where("tenant_id", "=", this.tenantId).where("expires_at", "<", now).executeTakeFirst());

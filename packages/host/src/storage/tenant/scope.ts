@@ -9,7 +9,7 @@
 import { EnterpriseError } from "@aesp/core";
 import type { StoreContext } from "../context.ts";
 import type { Codec } from "../dialect.ts";
-import { conflict, notFound } from "../errors.ts";
+import { conflict, guarded, notFound } from "../errors.ts";
 
 /** A store bound to one tenant. */
 export abstract class TenantScopedStore {
@@ -56,5 +56,24 @@ export abstract class TenantScopedStore {
   protected async requireUpdated(updatedRows: bigint, stillExists: () => Promise<boolean>, details: Record<string, string>): Promise<void> {
     if (updatedRows > 0n) return;
     throw (await stillExists()) ? conflict(details) : notFound(details);
+  }
+
+  /**
+   * Revokes at `at` every unrevoked credential of a principal in a credential table of the bound
+   * tenant (API keys, refresh tokens, client credentials share the shape).
+   *
+   * @returns how many rows it revoked.
+   */
+  protected async revokeAllOfPrincipal(table: "api_keys" | "refresh_tokens" | "client_credentials", principalId: string, at: number): Promise<number> {
+    const result = await guarded(() =>
+      this.context.db
+        .updateTable(table)
+        .set({ revoked_at: at })
+        .where("tenant_id", "=", this.tenantId)
+        .where("principal_id", "=", principalId)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows);
   }
 }
