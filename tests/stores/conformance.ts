@@ -1608,5 +1608,80 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal((await other.forTenant(tenantId).principals.get(principal.principalId))?.revision, 10);
       });
     });
+
+    describe("group role bindings", () => {
+      const binding = (tenantId: string, group: string, role: string, createdAt = 1_700_000_000_000) => ({ tenantId, group, role, createdAt, createdBy: "usr_admin" });
+
+      it("binds once, lists by group then role (code-unit order), unbinds once", async () => {
+        const tenant = store.forTenant(unique("grb"));
+        assert.deepEqual(await tenant.groupRoleBindings.list(), []);
+        assert.equal(await tenant.groupRoleBindings.bind(binding(tenant.tenantId, "finance", "analyst")), true);
+        assert.equal(await tenant.groupRoleBindings.bind(binding(tenant.tenantId, "Finance", "agent")), true);
+        assert.equal(await tenant.groupRoleBindings.bind(binding(tenant.tenantId, "CN=Ops,OU=Groups,DC=corp", "agent")), true);
+        assert.equal(await tenant.groupRoleBindings.bind(binding(tenant.tenantId, "finance", "agent")), true);
+        assert.equal(await tenant.groupRoleBindings.bind(binding(tenant.tenantId, "finance", "analyst", 42)), false, "a second bind changes nothing");
+        assert.deepEqual(await tenant.groupRoleBindings.list(), [
+          binding(tenant.tenantId, "CN=Ops,OU=Groups,DC=corp", "agent"),
+          binding(tenant.tenantId, "Finance", "agent"),
+          binding(tenant.tenantId, "finance", "agent"),
+          binding(tenant.tenantId, "finance", "analyst"),
+        ]);
+        assert.equal(await tenant.groupRoleBindings.unbind("finance", "analyst"), true);
+        assert.equal(await tenant.groupRoleBindings.unbind("finance", "analyst"), false);
+        assert.equal(await tenant.groupRoleBindings.unbind("FINANCE", "agent"), false, "group names match exactly");
+        assert.deepEqual((await tenant.groupRoleBindings.list()).map((each) => `${each.group}/${each.role}`), ["CN=Ops,OU=Groups,DC=corp/agent", "Finance/agent", "finance/agent"]);
+      });
+
+      it("concurrent binds of one pair on two Stores: exactly one wins", async () => {
+        const other = await open();
+        const tenantId = unique("grb");
+        const results = await Promise.all(Array.from({ length: 6 }, (_, index) => (index % 2 === 0 ? store : other).forTenant(tenantId).groupRoleBindings.bind(binding(tenantId, "eng", "agent"))));
+        assert.equal(results.filter(Boolean).length, 1);
+        assert.equal((await store.forTenant(tenantId).groupRoleBindings.list()).length, 1);
+      });
+
+      it("tenant isolation: invisible, not removable and not writable through another tenant", async () => {
+        const grb = binding(a.tenantId, unique("group"), "agent");
+        await a.groupRoleBindings.bind(grb);
+        assert.ok(!(await b.groupRoleBindings.list()).some((each) => each.group === grb.group));
+        assert.equal(await b.groupRoleBindings.unbind(grb.group, grb.role), false);
+        await assert.rejects(b.groupRoleBindings.bind(grb), withCode("INVALID_ARGUMENT"));
+        assert.ok((await a.groupRoleBindings.list()).some((each) => each.group === grb.group));
+      });
+    });
+
+    describe("tenant change epoch", () => {
+      it("starts at 0 and advances by one, per tenant", async () => {
+        const tenant = store.forTenant(unique("epo"));
+        const neighbour = store.forTenant(unique("epo"));
+        assert.equal(await tenant.epoch.current(), 0);
+        assert.equal(await tenant.epoch.advance(), 1);
+        assert.equal(await tenant.epoch.advance(), 2);
+        assert.equal(await tenant.epoch.current(), 2);
+        assert.equal(await neighbour.epoch.current(), 0, "another tenant's epoch is its own");
+        assert.equal(await neighbour.epoch.advance(), 1);
+        assert.equal(await tenant.epoch.current(), 2);
+      });
+
+      it("counts every advance made at once from two Stores, and one Store reads what the other wrote", async () => {
+        const other = await open();
+        const tenantId = unique("epo");
+        const returned = await Promise.all(Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? store : other).forTenant(tenantId).epoch.advance()));
+        assert.deepEqual([...returned].sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each advance returns its own value");
+        assert.equal(await other.forTenant(tenantId).epoch.current(), 10);
+        assert.equal(await store.forTenant(tenantId).epoch.current(), 10);
+      });
+
+      it("rolls back with its transaction", async () => {
+        const tenantId = unique("epo");
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.forTenant(tenantId).epoch.advance();
+            throw new Error("abort");
+          }),
+        );
+        assert.equal(await store.forTenant(tenantId).epoch.current(), 0);
+      });
+    });
   });
 }

@@ -132,6 +132,7 @@ if (skip) {
       assert.deepEqual(migrations, [
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
+        { version: 3, name: "authorization" },
       ]);
     });
 
@@ -146,7 +147,7 @@ if (skip) {
         [schema],
       );
       const tenantTables = rows.filter((row) => !PLATFORM_TABLES.has(row.table_name));
-      assert.equal(tenantTables.length, 16);
+      assert.equal(tenantTables.length, 18);
       for (const row of tenantTables) assert.equal(row.column_name, "tenant_id", `${row.table_name}: tenant_id is the first primary-key column`);
     });
 
@@ -167,7 +168,7 @@ if (skip) {
         await first.ping();
         await second.ping();
         const migrations = await adminQuery(`select version from "${concurrentSchema}".schema_migrations order by version`);
-        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }]);
+        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }, { version: 3 }]);
       } finally {
         await first.close();
         await second.close();

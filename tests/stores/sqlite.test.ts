@@ -71,6 +71,7 @@ describe("SQLite specifics", () => {
       assert.deepEqual(rows, [
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
+        { version: 3, name: "authorization" },
       ]);
     } finally {
       raw.close();
@@ -89,7 +90,7 @@ describe("SQLite specifics", () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }]);
+      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
     } finally {
       raw.close();
     }
@@ -109,6 +110,7 @@ describe("SQLite specifics", () => {
         "certificates",
         "client_credentials",
         "contracts",
+        "group_role_bindings",
         "identity_providers",
         "join_tokens",
         "policies",
@@ -120,6 +122,7 @@ describe("SQLite specifics", () => {
         "scim_group_members",
         "scim_groups",
         "sessions",
+        "tenant_epochs",
       ]);
       for (const table of tenantTables) {
         const columns = raw.prepare(`select name, pk from pragma_table_info(?) where pk > 0 order by pk`).all(table) as { name: string }[];

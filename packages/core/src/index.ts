@@ -44,8 +44,22 @@ export type { SessionOptions } from "./sessions/session-manager.ts";
 export { ContractRegistry } from "./governance/contract-registry.ts";
 export { GovernanceService } from "./governance/approvals.ts";
 export type { GovernanceOptions } from "./governance/approvals.ts";
-export { PolicyRegistry } from "./governance/policy-registry.ts";
-export type { PolicyDraftInput } from "./governance/policy-registry.ts";
+export { DELETION_PARAMETER, PolicyRegistry, isDeletionVersion, presentedStatus, requestPolicyDeletion } from "./governance/policy-registry.ts";
+export type { PolicyChange, PolicyDraftInput, PolicyEngineResolver, PolicyValidationIssue } from "./governance/policy-registry.ts";
+export { validatePolicyDraft } from "./governance/policy-validation.ts";
+export { DECISION_INPUT_KEY, MAX_RECORDED_ARGUMENTS, decisionInputOf, recordDecisionInput } from "./governance/decision-record.ts";
+export { MAX_REPLAY_SAMPLES, PolicySimulator, differingPolicies, verdictsOf } from "./governance/policy-simulation.ts";
+export type {
+  CandidatePolicy,
+  PolicyEvaluationResult,
+  PolicyReplayChange,
+  PolicyReplaySummary,
+  PolicyTestCase,
+  PolicyTestCaseResult,
+  PolicyTestResult,
+  PolicyVerdict,
+  RequestQuery,
+} from "./governance/policy-simulation.ts";
 
 export { RuntimeDirectory } from "./runtimes/runtime-directory.ts";
 export type { BreakerOptions, DispatchOutcome, DispatchRequest, RuntimeConnection } from "./runtimes/runtime-directory.ts";
@@ -63,6 +77,8 @@ export type { ConfigKey, ConfigOrigin, HostConfigSchema, ResolvedConfig } from "
 
 export { CompiledContract, contractId, validateAdmSchema, validateContractDefinition } from "./contracts/index.ts";
 export { RoleGraph, builtInRoles, classificationRank, permissionMatches } from "./rbac/index.ts";
+export { AuthorizationService, GROUP_SUBJECT_PREFIX } from "./rbac/index.ts";
+export type { ActionDecision, ActionQuery, CallRefusalCode, EffectiveRights, PermissionCheck, PolicyEvaluation, PolicyTrace, RoleView } from "./rbac/index.ts";
 export {
   CelPolicyEngine,
   CompiledPolicyCache,
@@ -72,6 +88,7 @@ export {
   PolicyCompiler,
   PolicySet,
   celPolicyEngine,
+  checkConditionSchema,
   compilePolicy,
   compilePolicyScope,
   conditionPosition,
@@ -91,6 +108,7 @@ export type {
   PolicyScope,
   PolicySetOptions,
   PolicyTarget,
+  SchemaIssue,
 } from "./policy/index.ts";
 export { claimList, claimString, mapExternalIdentity, providerUnavailable } from "./identity/external-identity.ts";
 export type {

@@ -20,6 +20,7 @@ import type {
   ClientCredentialRecord,
   ContractRecord,
   GroupRecord,
+  GroupRoleBindingRecord,
   IdentityProviderRecord,
   JoinTokenRecord,
   KeyMaterialRecord,
@@ -203,6 +204,28 @@ export interface RoleStore {
   list(): Promise<RoleRecord[]>;
 }
 
+/** Roles bound to directory groups of one tenant. */
+export interface GroupRoleBindingStore {
+  /** Binds the role to the group; false when it was already bound (the first record stays). */
+  bind(record: GroupRoleBindingRecord): Promise<boolean>;
+  /** False when the role was not bound to the group. */
+  unbind(group: string, role: string): Promise<boolean>;
+  /** Every binding of the tenant, ordered by group, then role. */
+  list(): Promise<GroupRoleBindingRecord[]>;
+}
+
+/**
+ * The tenant's change epoch: a counter raised after every committed change to what its snapshot
+ * holds (roles, group bindings, contracts, policies, status), so every Host sharing the database
+ * can tell with one read whether its snapshot is stale.
+ */
+export interface TenantEpochStore {
+  /** The current epoch; 0 before the first change. */
+  current(): Promise<number>;
+  /** Raises the epoch by one atomically (concurrent advances are all counted) and returns it. */
+  advance(): Promise<number>;
+}
+
 export interface ApprovalStore {
   create(record: ApprovalRequestRecord): Promise<void>;
   get(approvalRequestId: string): Promise<ApprovalRequestRecord | null>;
@@ -253,6 +276,8 @@ export interface TenantStores {
   readonly clientCredentials: ClientCredentialStore;
   readonly identityProviders: IdentityProviderStore;
   readonly groups: GroupStore;
+  readonly groupRoleBindings: GroupRoleBindingStore;
+  readonly epoch: TenantEpochStore;
   readonly audit: TenantAuditReader;
 }
 

@@ -177,6 +177,20 @@ export interface RoleRecord {
   createdAt: number;
 }
 
+/**
+ * A role bound to a directory group of the tenant: every principal whose `groups` (synchronised
+ * from LDAP, OIDC, SAML or SCIM) name the group holds the role.
+ */
+export interface GroupRoleBindingRecord {
+  tenantId: string;
+  /** The group's name exactly as it appears in {@link PrincipalRecord.groups}. */
+  group: string;
+  role: string;
+  createdAt: number;
+  /** Principal id of whoever bound it. */
+  createdBy: string;
+}
+
 export type ArtifactType = "TOOL_CONTRACT" | "POLICY";
 export type ApprovalStatus = "PENDING" | "APPROVED" | "REJECTED" | "EXPIRED" | "CANCELLED";
 

@@ -6,6 +6,7 @@ import type { RequestOrigin, SecurityContext } from "../identity/security-contex
 import { requirePermission } from "../identity/require-permission.ts";
 import { assertTransition } from "../contracts/index.ts";
 import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
+import { versionsOf } from "./policy-registry.ts";
 
 /** Governance limits, from the `governance` config section. */
 export interface GovernanceOptions {
@@ -47,9 +48,18 @@ const artifacts: Record<ArtifactType, ArtifactAccess> = {
       if (current === null) throw new EnterpriseError("NOT_FOUND");
       assertTransition(current.status, to);
       if (to === "ACTIVE") {
+        const versions = await versionsOf(stores, policyId);
+        // Approving an older version after a newer one would silently undo the newer change
+        // (or a deletion already in force).
+        const newer = versions.find((v) => v.version > version && v.status === "ACTIVE");
+        if (newer !== undefined) {
+          throw new EnterpriseError("INVALID_STATE_TRANSITION", {
+            message: "A newer version of this policy is in force; reject this request and submit a new version instead.",
+            details: { policy_id: policyId, version: String(version), active_version: String(newer.version) },
+          });
+        }
         // One ACTIVE version per policy: activating a version retires the previous one.
-        const others = await stores.policies.list({ status: "ACTIVE", limit: 1000 });
-        for (const other of others.filter((p) => p.policyId === policyId && p.version !== version)) {
+        for (const other of versions.filter((v) => v.status === "ACTIVE" && v.version < version)) {
           await stores.policies.update({ ...other, status: "RETIRED", updatedAt: at, revision: other.revision + 1 }, other.revision);
         }
       }

@@ -1,6 +1,7 @@
 import { EnterpriseError } from "../errors.ts";
 import type { Clock, Store } from "../ports.ts";
 import type { PrincipalRecord } from "../records.ts";
+import type { RoleGraph } from "../rbac/role-graph.ts";
 import type { TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
 import { familyRevocationId } from "./access-tokens.ts";
 import type { AccessTokens } from "./access-tokens.ts";
@@ -53,14 +54,16 @@ export class Authenticator {
   async authenticate(bearerToken: string): Promise<SecurityContext> {
     if (this.#external?.handles(bearerToken) === true) return this.#external.authenticate(bearerToken);
     const claims = await this.#tokens.verify(bearerToken);
-    const snapshot = await this.#tenants.snapshot(claims.tid);
-    if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
-    if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: claims.tid });
     const revocationIds = claims.family === undefined ? [claims.jti] : [claims.jti, familyRevocationId(claims.family)];
-    const [principal, revoked] = await Promise.all([
+    // currentSnapshot checks the tenant's change epoch (one read, alongside the others), so a role,
+    // binding or policy change committed on any Host governs this call.
+    const [snapshot, principal, revoked] = await Promise.all([
+      this.#tenants.currentSnapshot(claims.tid),
       this.#tenants.principal(claims.tid, claims.sub),
       this.#store.forTenant(claims.tid).revokedTokens.isAnyRevoked(revocationIds),
     ]);
+    if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
+    if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: claims.tid });
     assertPrincipalUsable(principal, this.#clock.now());
     // Without a millisecond issue time, iat's floor errs towards refusing a token of the revocation's second.
     if (revoked || (claims.issuedAtMs ?? claims.iat * 1000) < principal.tokensValidAfter) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "token_revoked" } });
@@ -89,7 +92,7 @@ export function buildSecurityContext(
   principal: PrincipalRecord,
   token: { tokenId: string; tokenExpiresAt: number; claims: Record<string, string> },
 ): SecurityContext {
-  const roles = effectiveRoleBindings(principal);
+  const roles = effectiveRoleBindings(principal, snapshot.roles);
   const permissions = new Set<string>(principal.permissions);
   for (const permission of snapshot.roles.effectivePermissions(roles)) permissions.add(permission);
   return {
@@ -107,8 +110,13 @@ export function buildSecurityContext(
   };
 }
 
-/** A principal's bound roles: those assigned in the Host plus those its identity provider grants. */
-export function effectiveRoleBindings(principal: PrincipalRecord): readonly string[] {
-  if (principal.syncedRoles.length === 0) return principal.roles;
-  return [...new Set([...principal.roles, ...principal.syncedRoles])];
+/**
+ * A principal's bound roles: those assigned in the Host, those its identity provider grants and,
+ * given the tenant's role graph, those bound to any of its directory groups. Not expanded by
+ * inheritance.
+ */
+export function effectiveRoleBindings(principal: PrincipalRecord, graph?: RoleGraph): readonly string[] {
+  const fromGroups = graph === undefined || principal.groups.length === 0 ? [] : graph.rolesOfGroups(principal.groups);
+  if (principal.syncedRoles.length === 0 && fromGroups.length === 0) return principal.roles;
+  return [...new Set([...principal.roles, ...principal.syncedRoles, ...fromGroups])];
 }

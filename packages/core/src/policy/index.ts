@@ -30,6 +30,7 @@ export {
   type PolicyOutcome,
 } from "./engine.ts";
 export { PolicySet, type BrokenPolicy, type Decision, type PolicySetOptions } from "./evaluate.ts";
+export { checkConditionSchema, type SchemaIssue } from "./schema-check.ts";
 export {
   POLICY_VARIABLES,
   POLICY_VARIABLES_VERSION,

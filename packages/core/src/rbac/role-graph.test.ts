@@ -78,3 +78,35 @@ void describe("RoleGraph", () => {
     assert.deepEqual(RoleGraph.build([]).effectivePermissions(["agent"]), []);
   });
 });
+
+void describe("RoleGraph group bindings", () => {
+  const binding = (group: string, roleName: string, tenantId = "acme") => ({ tenantId, group, role: roleName, createdAt: 0, createdBy: "usr_admin" });
+  const bound = RoleGraph.build(
+    [role("viewer", ["contracts:read"]), role("analyst", ["reports:run"], ["viewer"]), role("agent", ["tools:invoke"])],
+    [binding("Finance", "analyst"), binding("Finance", "agent"), binding("Finance", "agent"), binding("Ops", "agent"), binding("Ghosts", "ghost")],
+  );
+
+  void it("gives the roles bound to any of a principal's groups, sorted and unique", () => {
+    assert.deepEqual(bound.rolesOfGroups(["Finance"]), ["agent", "analyst"]);
+    assert.deepEqual(bound.rolesOfGroups(["Ops", "Finance"]), ["agent", "analyst"]);
+    assert.deepEqual(bound.rolesOfGroups(["Ops"]), ["agent"]);
+    assert.deepEqual(bound.rolesOfGroups([]), []);
+  });
+
+  void it("matches group names exactly (case-sensitive) and ignores bindings to unknown roles", () => {
+    assert.deepEqual(bound.rolesOfGroups(["finance", "FINANCE", "Finance "]), []);
+    assert.deepEqual(bound.rolesOfGroups(["Ghosts"]), []);
+    assert.deepEqual(bound.groupsOf("ghost"), []);
+  });
+
+  void it("lists the groups of a role, and group-bound roles inherit like any other", () => {
+    assert.deepEqual(bound.groupsOf("agent"), ["Finance", "Ops"]);
+    assert.deepEqual(bound.groupsOf("viewer"), []);
+    assert.deepEqual(bound.effectivePermissions(bound.rolesOfGroups(["Finance"])), ["contracts:read", "reports:run", "tools:invoke"]);
+  });
+
+  void it("refuses bindings of another tenant", () => {
+    assert.throws(() => RoleGraph.build([role("agent", [])], [binding("Ops", "agent", "other")]), (error: unknown) => error instanceof EnterpriseError && error.code === "INVALID_ARGUMENT");
+    assert.deepEqual(RoleGraph.build([], [binding("Ops", "agent")]).rolesOfGroups(["Ops"]), []);
+  });
+});

@@ -10,9 +10,12 @@
  *   inherited role that does not exist, contributes no permission and
  *   satisfies no role requirement. Malformed permissions grant nothing either.
  * - All roles belong to one tenant; mixing tenants is refused.
+ * - A role bound to a directory group is held by every principal whose groups
+ *   name it (exact, case-sensitive match); a binding to a role the graph does
+ *   not define grants nothing.
  */
 import { EnterpriseError } from "../errors.ts";
-import type { RoleRecord } from "../records.ts";
+import type { GroupRoleBindingRecord, RoleRecord } from "../records.ts";
 import { isWellFormedPermission } from "./permissions.ts";
 
 interface ResolvedRole {
@@ -31,26 +34,32 @@ interface ResolvedRole {
  */
 export class RoleGraph {
   readonly #roles: ReadonlyMap<string, ResolvedRole>;
+  /** Group name → the known roles bound to it, sorted. */
+  readonly #groupRoles: ReadonlyMap<string, readonly string[]>;
 
-  private constructor(roles: ReadonlyMap<string, ResolvedRole>) {
+  private constructor(roles: ReadonlyMap<string, ResolvedRole>, groupRoles: ReadonlyMap<string, readonly string[]>) {
     this.#roles = roles;
+    this.#groupRoles = groupRoles;
   }
 
   /**
    * Validates role records and resolves their inheritance.
    *
    * @param records - Every role of one tenant.
+   * @param groupBindings - The tenant's roles bound to directory groups.
    * @returns The graph.
    * @throws EnterpriseError `INVALID_ARGUMENT` when a name repeats, the records
-   *   span several tenants, or inheritance has a cycle (details.cycle, e.g. `a -> b -> a`).
+   *   (or bindings) span several tenants, or inheritance has a cycle (details.cycle, e.g. `a -> b -> a`).
    */
-  static build(records: readonly RoleRecord[]): RoleGraph {
+  static build(records: readonly RoleRecord[], groupBindings: readonly GroupRoleBindingRecord[] = []): RoleGraph {
     const byName = new Map<string, RoleRecord>();
-    const tenantId = records[0]?.tenantId;
-    for (const record of records) {
+    const tenantId = records[0]?.tenantId ?? groupBindings[0]?.tenantId;
+    for (const record of [...records, ...groupBindings]) {
       if (record.tenantId !== tenantId) {
         throw new EnterpriseError("INVALID_ARGUMENT", { message: "A role graph holds the roles of one tenant only.", details: { field: "roles" } });
       }
+    }
+    for (const record of records) {
       if (byName.has(record.name)) {
         throw new EnterpriseError("INVALID_ARGUMENT", { message: "A role name is defined twice.", details: { field: "roles", role: record.name } });
       }
@@ -82,7 +91,39 @@ export class RoleGraph {
       return role;
     };
     for (const name of [...byName.keys()].sort()) resolve(name);
-    return new RoleGraph(resolved);
+    const groupRoles = new Map<string, string[]>();
+    for (const binding of groupBindings) {
+      if (!byName.has(binding.role)) continue;
+      const roles = groupRoles.get(binding.group);
+      if (roles === undefined) groupRoles.set(binding.group, [binding.role]);
+      else if (!roles.includes(binding.role)) roles.push(binding.role);
+    }
+    for (const roles of groupRoles.values()) Object.freeze(roles.sort());
+    return new RoleGraph(resolved, groupRoles);
+  }
+
+  /**
+   * The roles bound to any of these directory groups (known roles only, not expanded).
+   *
+   * @param groups - A principal's groups.
+   * @returns Role names, sorted and unique; empty when no group is bound.
+   */
+  rolesOfGroups(groups: Iterable<string>): readonly string[] {
+    const roles = new Set<string>();
+    for (const group of groups) for (const role of this.#groupRoles.get(group) ?? []) roles.add(role);
+    return [...roles].sort();
+  }
+
+  /**
+   * The directory groups a role is bound to.
+   *
+   * @param role - Role name.
+   * @returns Group names, sorted.
+   */
+  groupsOf(role: string): readonly string[] {
+    const groups: string[] = [];
+    for (const [group, roles] of this.#groupRoles) if (roles.includes(role)) groups.push(group);
+    return groups.sort();
   }
 
   /**

@@ -20,6 +20,8 @@ export interface ServableContract {
 export interface TenantSnapshot {
   readonly tenant: TenantRecord;
   readonly version: number;
+  /** The tenant's stored change epoch when the snapshot was read (see {@link TenantDirectory.currentSnapshot}). */
+  readonly epoch: number;
   readonly roles: RoleGraph;
   readonly policies: PolicySet;
   /** name → version → contract, servable versions only (ACTIVE, DEPRECATED). */
@@ -71,6 +73,12 @@ interface CachedPrincipal {
  * Holds the current {@link TenantSnapshot} of every tenant and a short-lived
  * cache of principals. `refresh` rebuilds a tenant after a committed change;
  * concurrent refreshes of one tenant share one rebuild.
+ *
+ * Several Hosts may share one database. `refresh` therefore also raises the
+ * tenant's stored change epoch, and {@link TenantDirectory.currentSnapshot}
+ * (called once per authenticated call) compares it with the epoch its snapshot
+ * was read at: one primary-key read, and a change committed on any Host is
+ * seen by the next call on every Host, without a restart or a broadcast.
  */
 export class TenantDirectory {
   readonly #store: Store;
@@ -89,7 +97,21 @@ export class TenantDirectory {
 
   /** The tenant's snapshot, built on first use; null when the tenant does not exist. */
   async snapshot(tenantId: string): Promise<TenantSnapshot | null> {
-    return this.#snapshots.get(tenantId) ?? (await this.refresh(tenantId));
+    return this.#snapshots.get(tenantId) ?? (await this.#load(tenantId));
+  }
+
+  /**
+   * The tenant's snapshot, rebuilt first when any Host committed a change since it was read
+   * (the stored epoch moved); cached principals of the tenant are then dropped too. Costs one
+   * primary-key read: meant for the start of each authenticated call, after which the cheaper
+   * {@link TenantDirectory.snapshot} serves the rest of the call.
+   */
+  async currentSnapshot(tenantId: string): Promise<TenantSnapshot | null> {
+    const epoch = await this.#store.forTenant(tenantId).epoch.current();
+    const cached = this.#snapshots.get(tenantId);
+    if (cached !== undefined && cached.epoch >= epoch) return cached;
+    this.#forgetPrincipals(tenantId);
+    return this.#load(tenantId);
   }
 
   /**
@@ -103,8 +125,16 @@ export class TenantDirectory {
     return snapshot;
   }
 
-  /** Rebuilds the tenant's snapshot from storage and swaps it in atomically. */
-  refresh(tenantId: string): Promise<TenantSnapshot | null> {
+  /**
+   * After a committed change: raises the tenant's stored epoch (so every other Host rebuilds on
+   * its next call), then rebuilds this Host's snapshot from storage and swaps it in atomically.
+   */
+  async refresh(tenantId: string): Promise<TenantSnapshot | null> {
+    await this.#store.forTenant(tenantId).epoch.advance();
+    return this.#load(tenantId);
+  }
+
+  #load(tenantId: string): Promise<TenantSnapshot | null> {
     const inFlight = this.#building.get(tenantId);
     if (inFlight !== undefined) return inFlight.then(() => this.#rebuild(tenantId));
     const build = this.#rebuild(tenantId).finally(() => this.#building.delete(tenantId));
@@ -115,6 +145,11 @@ export class TenantDirectory {
   /** Drops cached principals of a tenant (after role or status changes). */
   forgetPrincipal(tenantId: string, principalId: string): void {
     this.#principals.delete(`${tenantId}\u0000${principalId}`);
+  }
+
+  #forgetPrincipals(tenantId: string): void {
+    const prefix = `${tenantId}\u0000`;
+    for (const key of this.#principals.keys()) if (key.startsWith(prefix)) this.#principals.delete(key);
   }
 
   /** The principal's record, cached briefly; null when absent. */
@@ -133,14 +168,18 @@ export class TenantDirectory {
   }
 
   async #rebuild(tenantId: string): Promise<TenantSnapshot | null> {
+    const stores = this.#store.forTenant(tenantId);
+    // Read before anything else: a change that commits after this read also raises the epoch
+    // past it, so a snapshot never carries an epoch newer than its content.
+    const epoch = await stores.epoch.current();
     const tenant = await this.#store.platform.tenants.get(tenantId);
     if (tenant === null) {
       this.#snapshots.delete(tenantId);
       return null;
     }
-    const stores = this.#store.forTenant(tenantId);
-    const [roleRecords, contractRecords, policyRecords] = await Promise.all([
+    const [roleRecords, groupBindings, contractRecords, policyRecords] = await Promise.all([
       stores.roles.list(),
+      stores.groupRoleBindings.list(),
       listAll((cursor) => stores.contracts.list({ limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (c) => c.contractId),
       listAll((cursor) => stores.policies.list({ status: "ACTIVE", limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (p) => `${p.policyId}`),
     ]);
@@ -154,10 +193,14 @@ export class TenantDirectory {
     const snapshot: TenantSnapshot = {
       tenant,
       version: ++this.#version,
-      roles: RoleGraph.build(roleRecords),
+      epoch,
+      roles: RoleGraph.build(roleRecords, groupBindings),
       policies: PolicySet.build(policyRecords.filter((p) => p.status === "ACTIVE" && p.enabled)),
       contracts,
     };
+    // Rebuilds of one tenant may finish out of order; an older read never replaces a newer one.
+    const current = this.#snapshots.get(tenantId);
+    if (current !== undefined && current.epoch > epoch) return current;
     this.#snapshots.set(tenantId, snapshot);
     return snapshot;
   }

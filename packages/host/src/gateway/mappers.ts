@@ -7,10 +7,12 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { SchemaType } from "@aesp/proto/adm";
 import type { Schema, SchemaSchema } from "@aesp/proto/adm";
 import { AuditEventSchema, EnterpriseSecurityContextSchema, EnterpriseToolContractSchema, PolicyDefinitionSchema, PrincipalType as WirePrincipalType } from "@aesp/proto/enterprise";
+import type { PolicyDecisionSchema } from "@aesp/proto/enterprise";
+import type { PolicyReplayChangeSchema, PolicyValidationIssueSchema } from "@aesp/proto/policy";
 import type { EnterpriseToolContract, PolicyDefinition } from "@aesp/proto/enterprise";
 import { PrincipalSchema } from "@aesp/proto/identity";
 import { ApprovalSchema } from "@aesp/proto/governance";
-import { EnterpriseError } from "@aesp/core";
+import { EnterpriseError, presentedStatus } from "@aesp/core";
 import type {
   AdmSchema,
   AdmSchemaType,
@@ -18,8 +20,11 @@ import type {
   AuditRecord,
   Classification,
   ContractRecord,
+  PolicyDraftInput,
   PolicyRecord,
-  PolicyRuleDefinition,
+  PolicyReplayChange,
+  PolicyValidationIssue,
+  PolicyVerdict,
   PrincipalRecord,
   PrincipalType,
   SecurityContext,
@@ -218,7 +223,7 @@ export function approvalToWire(a: ApprovalRequestRecord) {
   });
 }
 
-/** Policy record → wire PolicyDefinition (version as a decimal string). */
+/** Policy record → wire PolicyDefinition (version as a decimal string; an approved deletion reads RETIRED). */
 export function policyToWire(p: PolicyRecord): PolicyDefinition {
   return create(PolicyDefinitionSchema, {
     policyId: p.policyId,
@@ -231,19 +236,49 @@ export function policyToWire(p: PolicyRecord): PolicyDefinition {
     createdAt: BigInt(p.createdAt),
     updatedAt: BigInt(p.updatedAt),
     createdBy: p.createdBy,
-    status: p.status,
+    status: presentedStatus(p),
   });
 }
 
 /**
- * Wire policy rule → core rule.
- * @throws EnterpriseError INVALID_ARGUMENT
+ * Wire policy definition → what an author submits. Nothing is judged here: ValidatePolicy must
+ * be able to report a wrong effect or an empty condition as issues, like any other problem.
+ * @throws EnterpriseError INVALID_ARGUMENT when the policy is missing altogether
  */
-export function policyRuleFromWire(rule: PolicyDefinition["rule"]): PolicyRuleDefinition {
-  if (rule === undefined || rule.condition.trim() === "") throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "policy.rule.condition" } });
-  const effect = rule.effect.toUpperCase();
-  if (effect !== "ALLOW" && effect !== "DENY" && effect !== "AUDIT") throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "policy.rule.effect", expected: "ALLOW|DENY|AUDIT" } });
-  return { condition: rule.condition, effect, actions: [...rule.actions], parameters: { ...rule.parameters } };
+export function policyDraftFromWire(policy: PolicyDefinition | undefined, field = "policy"): PolicyDraftInput {
+  if (policy === undefined) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field } });
+  const rule = policy.rule;
+  return {
+    name: policy.name,
+    description: policy.description,
+    rule: { condition: rule?.condition ?? "", effect: (rule?.effect ?? "").toUpperCase(), actions: [...(rule?.actions ?? [])], parameters: { ...rule?.parameters } },
+    appliesTo: [...policy.appliesTo],
+    enabled: policy.enabled,
+  };
+}
+
+/** Core validation issue → wire PolicyValidationIssue. */
+export function policyIssueToWire(issue: PolicyValidationIssue): MessageInitShape<typeof PolicyValidationIssueSchema> {
+  return { severity: issue.severity, field: issue.field, message: issue.message, line: issue.line, column: issue.column };
+}
+
+/** Core verdict → wire PolicyDecision (one policy's outcome for one request). */
+export function policyVerdictToWire(verdict: PolicyVerdict): MessageInitShape<typeof PolicyDecisionSchema> {
+  return { policyId: verdict.policyId, version: String(verdict.version), matched: verdict.matched, effect: verdict.effect, error: verdict.error };
+}
+
+/** Core replay change → wire PolicyReplayChange. */
+export function policyReplayChangeToWire(change: PolicyReplayChange): MessageInitShape<typeof PolicyReplayChangeSchema> {
+  return {
+    eventId: change.eventId,
+    correlationId: change.correlationId,
+    principalId: change.principalId,
+    resource: change.resource,
+    action: change.action,
+    previousDecision: change.previousDecision,
+    newDecision: change.newDecision,
+    policyIds: [...change.policyIds],
+  };
 }
 
 /** Audit record → wire AuditEvent. */

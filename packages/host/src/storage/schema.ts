@@ -317,6 +317,23 @@ export interface OneTimeValuesTable {
   expires_at: number;
 }
 
+// ------------------------------------------------------------ tenant tables of migration 3
+
+/** A role bound to a directory group (`principals.groups` names it). */
+export interface GroupRoleBindingsTable {
+  tenant_id: string;
+  group_name: string;
+  role: string;
+  created_at: number;
+  created_by: string;
+}
+
+/** One row per tenant that has changed since migration 3: its change epoch. */
+export interface TenantEpochsTable {
+  tenant_id: string;
+  epoch: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -350,4 +367,6 @@ export interface Database {
   scim_group_members: ScimGroupMembersTable;
   sign_in_throttle: SignInThrottleTable;
   one_time_values: OneTimeValuesTable;
+  group_role_bindings: GroupRoleBindingsTable;
+  tenant_epochs: TenantEpochsTable;
 }

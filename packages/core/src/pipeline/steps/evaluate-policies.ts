@@ -3,9 +3,13 @@
  * - every call is evaluated against the tenant's ACTIVE policies that apply to it;
  * - DENY wins; an applicable ALLOW that does not match denies; evaluation errors fail closed;
  * - AUDIT matches never change the decision but are recorded as `policy.audit_matched`;
- * - the decision names the policies that produced it.
+ * - the decision names the policies that produced it (`applied_policies`, `decision_reason`);
+ * - the decision and its inputs (secret arguments redacted) are recorded as `policy.decided`
+ *   before the call goes on or is refused, so TestPolicy can replay it under other policies.
  */
 import { EnterpriseError } from "../../errors.ts";
+import { DECISION_INPUT_KEY, recordDecisionInput } from "../../governance/decision-record.ts";
+import type { PolicyInput } from "../../policy/index.ts";
 import type { Step } from "../governed-call.ts";
 import { required } from "./required.ts";
 
@@ -16,7 +20,7 @@ export const evaluatePolicies: Step = {
     const contract = required(call.contract, "contract");
     const session = required(call.session, "session");
     const definition = contract.record.definition;
-    const decision = snapshot.policies.decide({
+    const input: PolicyInput = {
       action: "tools:invoke",
       principal: {
         id: call.security.principalId,
@@ -44,21 +48,34 @@ export const evaluatePolicies: Step = {
         userAgent: call.origin.userAgent,
         correlationId: call.origin.correlationId,
       },
-    });
+    };
+    const decision = snapshot.policies.decide(input);
     call.decision = decision;
-    if (decision.auditFlags.length > 0) {
-      await deps.audit.record({
-        eventType: "policy.audit_matched",
-        tenantId: call.security.tenantId,
-        principalId: call.security.principalId,
-        sessionId: session.sessionId,
-        resource: `contract:${contract.record.contractId}`,
-        action: "tools:invoke",
-        outcome: "SUCCESS",
-        origin: call.origin,
-        metadata: { invocation_id: call.invocationId, policies: decision.auditFlags.join(",") },
-      });
-    }
+    const common = {
+      tenantId: call.security.tenantId,
+      principalId: call.security.principalId,
+      sessionId: session.sessionId,
+      resource: `contract:${contract.record.contractId}`,
+      action: "tools:invoke",
+      outcome: "SUCCESS",
+      origin: call.origin,
+    } as const;
+    await Promise.all([
+      deps.audit.record({
+        ...common,
+        eventType: "policy.decided",
+        metadata: {
+          invocation_id: call.invocationId,
+          decision: decision.effect,
+          decision_reason: decision.reason,
+          applied_policies: decision.appliedPolicies.join(","),
+          [DECISION_INPUT_KEY]: recordDecisionInput(input, definition.parameters),
+        },
+      }),
+      decision.auditFlags.length > 0
+        ? deps.audit.record({ ...common, eventType: "policy.audit_matched", metadata: { invocation_id: call.invocationId, policies: decision.auditFlags.join(",") } })
+        : undefined,
+    ]);
     if (decision.effect === "DENY") {
       const failed = decision.errors.length > 0;
       throw new EnterpriseError(failed ? "POLICY_EVALUATION_FAILED" : "POLICY_VIOLATION", {
@@ -66,6 +83,7 @@ export const evaluatePolicies: Step = {
           contract: contract.record.contractId,
           decision_reason: decision.reason,
           applied_policies: decision.appliedPolicies.join(","),
+          ...(decision.denyingPolicy === undefined ? {} : { denying_policy: decision.denyingPolicy }),
         },
       });
     }

@@ -1,6 +1,7 @@
 /** Every migration, in the order they apply. Append new ones; never edit or reorder applied ones. */
 import { initialSchema } from "./0001-initial.ts";
 import { identitySchema } from "./0002-identity.ts";
+import { authorizationSchema } from "./0003-authorization.ts";
 import type { Migration } from "./migration.ts";
 
 export { migrate } from "./runner.ts";
@@ -8,4 +9,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema];

@@ -8,6 +8,7 @@ import { KyselyCertificateStore } from "./certificates.ts";
 import { KyselyClientCredentialStore } from "./client-credentials.ts";
 import { KyselyContractStore } from "./contracts.ts";
 import { KyselyGroupStore } from "./groups.ts";
+import { KyselyGroupRoleBindingStore } from "./group-role-bindings.ts";
 import { KyselyIdentityProviderStore } from "./identity-providers.ts";
 import { KyselyJoinTokenStore } from "./join-tokens.ts";
 import { KyselyPolicyStore } from "./policies.ts";
@@ -17,6 +18,7 @@ import { KyselyRevokedTokenStore } from "./revoked-tokens.ts";
 import { KyselyRoleStore } from "./roles.ts";
 import { KyselyRuntimeRegistrationStore } from "./runtimes.ts";
 import { KyselySessionStore } from "./sessions.ts";
+import { KyselyTenantEpochStore } from "./tenant-epoch.ts";
 
 export { policyCursor } from "./policies.ts";
 
@@ -44,6 +46,8 @@ export function createTenantStores(context: StoreContext, tenantId: string): Ten
     clientCredentials: new KyselyClientCredentialStore(context, tenantId),
     identityProviders: new KyselyIdentityProviderStore(context, tenantId),
     groups: new KyselyGroupStore(context, tenantId),
+    groupRoleBindings: new KyselyGroupRoleBindingStore(context, tenantId),
+    epoch: new KyselyTenantEpochStore(context, tenantId),
     audit: new KyselyTenantAuditReader(context, tenantId),
   });
 }
