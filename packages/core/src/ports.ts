@@ -361,6 +361,37 @@ export interface PlatformStores {
   readonly oneTimeValues: OneTimeValueStore;
 }
 
+// ---------------------------------------------------------------- alerts
+
+/** How urgently an operator should look at an alert. */
+export type AlertSeverity = "INFO" | "WARNING" | "HIGH" | "CRITICAL";
+
+/**
+ * Something an operator must see now (break-glass used, a detection rule fired). The audit log
+ * keeps the record; an alert is the interruption.
+ */
+export interface Alert {
+  /** What happened, as an audit-style type, e.g. `break_glass.activated`. */
+  readonly kind: string;
+  readonly severity: AlertSeverity;
+  readonly tenantId: string;
+  /** Who caused it; empty when nobody did. */
+  readonly principalId: string;
+  /** One line for a human. */
+  readonly title: string;
+  readonly detail: Readonly<Record<string, string>>;
+  readonly raisedAt: number;
+}
+
+/**
+ * Delivers alerts to the configured connectors (webhook, chat, log). `raise` returns at once and
+ * never throws: delivery, retries and dead-lettering happen in the background, so an alert never
+ * slows or fails the call that raised it.
+ */
+export interface AlertNotifier {
+  raise(alert: Alert): void;
+}
+
 /** A storage backend (SQLite or PostgreSQL). */
 export interface Store {
   readonly kind: "sqlite" | "postgres";

@@ -28,6 +28,7 @@ import {
 } from "@aesp/core";
 import type { PipelineDeps, Store } from "@aesp/core";
 import { AuditLog } from "@aesp/core/audit";
+import { AlertDispatcher } from "./alerts/alert-dispatcher.ts";
 import { auditRecorder } from "./audit/recorder.ts";
 import { loadHostConfig } from "./config.ts";
 import type { HostConfigSources } from "./config.ts";
@@ -93,6 +94,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
   const v = config.values;
   const logger = createLogger({ level: v["log.level"], destination: options.logDestination ?? "stdout" });
   const metrics = new HostMetrics();
+  const alerts = new AlertDispatcher({ logger });
   const clock = systemClock;
   const ids = nodeIdSource;
 
@@ -105,7 +107,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       ? { kind: "postgres", connectionString: v["storage.postgres_url"], schema: v["storage.postgres_schema"] }
       : { kind: "sqlite", path: config.sqlitePath },
   );
-  const closers: (() => Promise<void>)[] = [() => store.close()];
+  const closers: (() => Promise<void>)[] = [() => store.close(), () => alerts.drain()];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((err: unknown) => logger.error({ err }, "shutdown step failed"));
   };
