@@ -26,7 +26,7 @@ import type { Observed } from "./outcome.ts";
 import { contractDefinition, policyRecord, roleRecords, type ContractSpec, type DecisionCase, type EngineId, type PolicySpec, type RoleSpec } from "./schema.ts";
 
 /** The steps that decide a call, in pipeline order (the others find, reserve, dispatch and record). */
-export const DECISION_STEPS = ["load-contract", "validate-arguments", "check-access", "evaluate-policies"] as const;
+export const DECISION_STEPS = ["load-contract", "check-access", "validate-arguments", "evaluate-policies", "enforce-decision"] as const;
 
 const decisionSteps = (() => {
   const names = governedCallSteps.map((step) => step.name);

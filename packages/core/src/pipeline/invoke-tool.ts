@@ -2,14 +2,15 @@
  * The governed tool call: the whole product as one table of steps.
  *
  *   (gateway) authenticate → resolve session (tenant fixed) → load ACTIVE contract
- *   → validate arguments → RBAC and clearance → policies (CEL) → reserve capacity
- *   → durable start record → pick an authorized healthy runtime → dispatch (deadline,
+ *   → RBAC and clearance → validate arguments → policies decide → enforce the decision
+ *   → reserve capacity → durable start record → pick an authorized healthy runtime → dispatch (deadline,
  *   cancellation, breaker) → validate result → durable outcome record → reply
  *
  * Authentication happens once at the gateway's edge for every RPC (see
  * host/src/gateway/authenticate.ts) and hands the pipeline a SecurityContext.
  * Every refusal maps to one error code and one audit event, and the caller's
- * reply waits until that event is durable.
+ * reply waits until that event is durable. RBAC comes before argument validation so that a
+ * caller without access learns nothing about a contract's schema from validation errors.
  */
 import { EnterpriseError, toEnterpriseError } from "../errors.ts";
 import type { RequestOrigin, SecurityContext } from "../identity/security-context.ts";
@@ -20,6 +21,7 @@ import { loadContract } from "./steps/load-contract.ts";
 import { validateArguments } from "./steps/validate-arguments.ts";
 import { checkAccess } from "./steps/check-access.ts";
 import { evaluatePolicies } from "./steps/evaluate-policies.ts";
+import { enforceDecision } from "./steps/enforce-decision.ts";
 import { reserveCapacity } from "./steps/reserve-capacity.ts";
 import { recordStart } from "./steps/record-start.ts";
 import { pickRuntime } from "./steps/pick-runtime.ts";
@@ -29,9 +31,10 @@ import { validateResult } from "./steps/validate-result.ts";
 export const governedCallSteps = [
   resolveSession,
   loadContract,
-  validateArguments,
   checkAccess,
+  validateArguments,
   evaluatePolicies,
+  enforceDecision,
   reserveCapacity,
   recordStart,
   pickRuntime,

@@ -5,9 +5,9 @@
  * - AUDIT matches never change the decision but are recorded as `policy.audit_matched`;
  * - the decision names the policies that produced it (`applied_policies`, `decision_reason`);
  * - the decision and its inputs (secret arguments redacted) are recorded as `policy.decided`
- *   before the call goes on or is refused, so TestPolicy can replay it under other policies.
+ *   before the call goes on or is refused, so TestPolicy can replay it under other policies;
+ * - this step only decides and records; enforce-decision acts on the decision.
  */
-import { EnterpriseError } from "../../errors.ts";
 import { DECISION_INPUT_KEY, recordDecisionInput } from "../../governance/decision-record.ts";
 import type { PolicyInput } from "../../policy/index.ts";
 import type { Step } from "../governed-call.ts";
@@ -76,16 +76,5 @@ export const evaluatePolicies: Step = {
         ? deps.audit.record({ ...common, eventType: "policy.audit_matched", metadata: { invocation_id: call.invocationId, policies: decision.auditFlags.join(",") } })
         : undefined,
     ]);
-    if (decision.effect === "DENY") {
-      const failed = decision.errors.length > 0;
-      throw new EnterpriseError(failed ? "POLICY_EVALUATION_FAILED" : "POLICY_VIOLATION", {
-        details: {
-          contract: contract.record.contractId,
-          decision_reason: decision.reason,
-          applied_policies: decision.appliedPolicies.join(","),
-          ...(decision.denyingPolicy === undefined ? {} : { denying_policy: decision.denyingPolicy }),
-        },
-      });
-    }
   },
 };
