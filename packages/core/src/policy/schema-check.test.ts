@@ -18,7 +18,7 @@ void describe("checkConditionSchema: unknown fields and variables", () => {
     assert.equal(issue.line, 1);
     assert.equal(issue.column, 22);
     assert.match(issue.message, /principal has no field "rolez" \(did you mean "roles"\?\)/);
-    assert.match(issue.message, /its fields are id, type, roles, permissions, clearance, attributes, claims, mfa/);
+    assert.match(issue.message, /its fields are id, type, roles, effective_roles, permissions, clearance, attributes, claims, mfa/);
   });
 
   void it("counts lines and columns from 1 within a multi-line condition", () => {

@@ -36,6 +36,11 @@ export interface PolicyInput {
     readonly type: PrincipalType;
     /** Roles bound to the principal (not expanded by inheritance). */
     readonly roles: readonly string[];
+    /**
+     * The bound roles plus every role they inherit, transitively (the tenant's role graph).
+     * Absent: the bound roles alone.
+     */
+    readonly effectiveRoles?: readonly string[];
     /** Effective permissions: roles (with inheritance) plus direct grants. */
     readonly permissions: readonly string[];
     readonly clearance: Classification;
@@ -83,6 +88,7 @@ export const POLICY_VARIABLES: readonly VariableDoc[] = [
   { path: "principal.id", type: "string", description: "Principal identifier.", example: `principal.id == "svc-reporting"` },
   { path: "principal.type", type: "string", description: "`USER`, `SERVICE_ACCOUNT` or `SYSTEM_ACCOUNT`.", example: `principal.type == "USER"` },
   { path: "principal.roles", type: "list(string)", description: "Roles bound to the principal, not expanded by inheritance.", example: `"finance" in principal.roles` },
+  { path: "principal.effective_roles", type: "list(string)", description: "The bound roles plus every role they inherit, transitively: the role-inheritance check.", example: `"approver" in principal.effective_roles` },
   { path: "principal.permissions", type: "list(string)", description: "Effective permissions: the roles' (with inheritance) plus direct grants, as granted (wildcards unexpanded).", example: `"audit:read" in principal.permissions` },
   { path: "principal.clearance", type: "string", description: "`public`, `internal`, `confidential` or `restricted`.", example: `principal.clearance in ["confidential", "restricted"]` },
   { path: "principal.attributes", type: "map(string, string)", description: "Directory attributes of the principal (department, cost centre, …).", example: `principal.attributes["department"] == "finance"` },
@@ -147,6 +153,7 @@ class LazyActivation {
       id: principal.id,
       type: principal.type,
       roles: celList(principal.roles),
+      effective_roles: celList(principal.effectiveRoles ?? principal.roles),
       permissions: celList(principal.permissions),
       clearance: principal.clearance,
       attributes: view(principal.attributes),

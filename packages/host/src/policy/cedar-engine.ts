@@ -9,7 +9,8 @@
  *
  * - `principal` is `Aesp::Principal::"<principal id>"` with attributes
  *   `id`, `type` (`USER`, `SERVICE_ACCOUNT`, `SYSTEM_ACCOUNT`), `roles` (set of
- *   bound role names), `permissions` (set of effective permissions), `clearance`,
+ *   bound role names), `effectiveRoles` (bound roles with every role they inherit),
+ *   `permissions` (set of effective permissions), `clearance`,
  *   `clearanceRank` (0 public … 3 restricted; -1 when unknown), `attributes`
  *   (record of strings), `claims` (record of strings: `amr`, `acr`, `idp`, `iat`
  *   when present), `mfa` (bool, as CEL's `principal.mfa`).
@@ -642,6 +643,7 @@ const PRINCIPAL_FIELDS: ReadonlyMap<string, Field> = new Map<string, Field>([
   ["id", (input) => input.principal.id],
   ["type", (input) => input.principal.type],
   ["roles", (input) => [...input.principal.roles]],
+  ["effectiveRoles", (input) => [...(input.principal.effectiveRoles ?? input.principal.roles)]],
   ["permissions", (input) => [...input.principal.permissions]],
   ["clearance", (input) => input.principal.clearance],
   ["clearanceRank", (input) => classificationRank(input.principal.clearance)],

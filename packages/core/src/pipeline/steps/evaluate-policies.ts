@@ -26,6 +26,7 @@ export const evaluatePolicies: Step = {
         id: call.security.principalId,
         type: call.security.principalType,
         roles: call.security.roles,
+        effectiveRoles: snapshot.roles.effectiveRoles(call.security.roles),
         permissions: call.security.permissions,
         clearance: call.security.clearance,
         attributes: call.security.attributes,
