@@ -93,7 +93,8 @@ describe(`authorization conformance: ${cases.length} cases in ${files.length} fi
 
     before(async () => {
       const started = performance.now();
-      host = await startTestHost("sqlite", { "gateway.rate_limit_per_ip": 1_000_000, "gateway.rate_limit_per_principal": 1_000_000 });
+      // Nobody approves held calls here: a REQUIRE_APPROVAL decision is refused at once with APPROVAL_REQUIRED.
+      host = await startTestHost("sqlite", { "gateway.rate_limit_per_ip": 1_000_000, "gateway.rate_limit_per_principal": 1_000_000, "governance.call_approval_wait_seconds": 0 });
       const seen = await observedSourceAddress(host);
       assert.equal(seen, LOOPBACK, `the cases assume the gateway sees ${LOOPBACK} as the source address; it saw ${seen}`);
       gateway = await GatewayRunner.start(host, tenants);

@@ -197,6 +197,22 @@ export const errorCatalogue = {
     retryAfterMs: 2000,
     remediation: ["Retry later; operators should check the audit store."],
   },
+  APPROVAL_REQUIRED: {
+    status: "failed_precondition",
+    message: "A policy requires a human approval for this call, and none was given in time.",
+    retryAfterMs: 30_000,
+    remediation: [
+      "Ask an approver named in details.required_approvers to approve details.approval_request_id (aesp approval approve <id>).",
+      "Then retry the same call with the same arguments: the approval is used once, within details.use_within_seconds of the decision.",
+    ],
+  },
+  APPROVAL_REJECTED: {
+    status: "permission_denied",
+    message: "An approver rejected this call.",
+    retryAfterMs: 0,
+    remediation: ["See details.comments; a new identical call opens a new approval request."],
+    security: true,
+  },
   DEADLINE_EXCEEDED: {
     status: "deadline_exceeded",
     message: "The call did not complete before its deadline.",

@@ -43,6 +43,8 @@ export type { SessionOptions } from "./sessions/session-manager.ts";
 
 export { ContractRegistry } from "./governance/contract-registry.ts";
 export { GovernanceService } from "./governance/approvals.ts";
+export { CallApprovals, canonicalJson } from "./governance/call-approvals.ts";
+export type { CallApprovalOptions, HeldCall } from "./governance/call-approvals.ts";
 export type { GovernanceOptions } from "./governance/approvals.ts";
 export { DELETION_PARAMETER, PolicyRegistry, isDeletionVersion, presentedStatus, requestPolicyDeletion } from "./governance/policy-registry.ts";
 export type { PolicyChange, PolicyDraftInput, PolicyEngineResolver, PolicyValidationIssue } from "./governance/policy-registry.ts";

@@ -58,6 +58,12 @@ export interface Hasher {
   sha256(data: Uint8Array): Uint8Array;
 }
 
+/** Waiting, for the few core use-cases that must wait (a call held for a human approval). */
+export interface Scheduler {
+  /** Resolves after `ms`, or early when `signal` aborts (never rejects). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
 /** Signs with a private key the core never sees. */
 export interface Signer {
   readonly keyId: string;
@@ -229,7 +235,8 @@ export interface TenantEpochStore {
 export interface ApprovalStore {
   create(record: ApprovalRequestRecord): Promise<void>;
   get(approvalRequestId: string): Promise<ApprovalRequestRecord | null>;
-  list(filter: { status?: ApprovalRequestRecord["status"]; artifactType?: string; limit: number; cursor?: string }): Promise<ApprovalRequestRecord[]>;
+  /** Oldest first. `artifactId` narrows to one artifact (e.g. one call fingerprint). */
+  list(filter: { status?: ApprovalRequestRecord["status"]; artifactType?: string; artifactId?: string; limit: number; cursor?: string }): Promise<ApprovalRequestRecord[]>;
   update(record: ApprovalRequestRecord, expectedRevision: number): Promise<void>;
 }
 

@@ -138,7 +138,11 @@ export interface ContractRecord {
   revision: number;
 }
 
-export type PolicyEffect = "ALLOW" | "DENY" | "AUDIT";
+/**
+ * What a matching rule does: ALLOW and DENY decide, AUDIT only flags, REQUIRE_APPROVAL holds the
+ * call until a human approves it (see core/governance/call-approvals.ts).
+ */
+export type PolicyEffect = "ALLOW" | "DENY" | "AUDIT" | "REQUIRE_APPROVAL";
 
 export interface PolicyRuleDefinition {
   /** CEL expression, evaluated over the documented variables; true means the rule applies. */
@@ -191,7 +195,8 @@ export interface GroupRoleBindingRecord {
   createdBy: string;
 }
 
-export type ArtifactType = "TOOL_CONTRACT" | "POLICY";
+/** What an approval request is about; TOOL_CALL requests are opened by REQUIRE_APPROVAL policies only. */
+export type ArtifactType = "TOOL_CONTRACT" | "POLICY" | "TOOL_CALL";
 export type ApprovalStatus = "PENDING" | "APPROVED" | "REJECTED" | "EXPIRED" | "CANCELLED";
 
 export interface ApprovalRequestRecord {

@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import type { Logger } from "pino";
 import {
   Authenticator,
+  CallApprovals,
   ContractRegistry,
   EnterpriseError,
   ExternalSignIn,
@@ -34,7 +35,7 @@ import { loadHostConfig } from "./config.ts";
 import type { HostConfigSources } from "./config.ts";
 import { loadOrCreateMasterKey } from "./crypto/master-key.ts";
 import { loadOrCreateKey } from "./crypto/key-material.ts";
-import { createEd25519Signer, nodeHasher, nodeIdSource, rawEd25519PublicKey, ScryptSecretHasher, systemClock } from "./crypto/node-crypto-ports.ts";
+import { createEd25519Signer, nodeHasher, nodeIdSource, nodeScheduler, rawEd25519PublicKey, ScryptSecretHasher, systemClock } from "./crypto/node-crypto-ports.ts";
 import { startGateway } from "./gateway/server.ts";
 import type { Gateway } from "./gateway/server.ts";
 import {
@@ -58,6 +59,9 @@ import { startRuntimePlane } from "./runtime-plane/server.ts";
 import type { RuntimePlane } from "./runtime-plane/server.ts";
 import { openStore } from "./storage/index.ts";
 import { formatVerifierKey } from "@aesp/core/audit";
+
+/** Who approves when a request or a REQUIRE_APPROVAL policy names nobody. */
+const DEFAULT_APPROVERS = ["role:approver"];
 
 /** The Host's version, reported by GetHostInfo. */
 export const hostVersion = "0.1.0";
@@ -238,6 +242,24 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         certificateValiditySeconds: v["runtimes.certificate_validity_seconds"],
       },
     });
+    const governance = new GovernanceService({ store, clock, ids, audit, tenants, options: { defaultExpirySeconds: v["governance.approval_expiry_seconds"], defaultApprovers: DEFAULT_APPROVERS } });
+    const callApprovals = new CallApprovals({
+      store,
+      clock,
+      ids,
+      hasher: nodeHasher,
+      audit,
+      governance,
+      scheduler: nodeScheduler,
+      alerts,
+      options: {
+        expirySeconds: v["governance.call_approval_expiry_seconds"],
+        waitSeconds: v["governance.call_approval_wait_seconds"],
+        useSeconds: v["governance.call_approval_use_seconds"],
+        pollMs: v["governance.call_approval_poll_ms"],
+        defaultApprovers: DEFAULT_APPROVERS,
+      },
+    });
     const pipeline: PipelineDeps = {
       clock,
       audit,
@@ -245,6 +267,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       tenants,
       runtimes: directory,
       tenantInFlight: new Map(),
+      callApprovals,
       options: {
         defaultTimeoutMs: v["invocation.default_timeout_ms"],
         maxTimeoutMs: v["invocation.max_timeout_ms"],
@@ -302,7 +325,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         tenants,
         sessions,
         contracts: new ContractRegistry({ store, clock, audit, tenants }),
-        governance: new GovernanceService({ store, clock, ids, audit, tenants, options: { defaultExpirySeconds: v["governance.approval_expiry_seconds"], defaultApprovers: ["role:approver"] } }),
+        governance,
         policies: new PolicyRegistry({ store, clock, ids, audit }),
         enrollment,
         runtimes: directory,

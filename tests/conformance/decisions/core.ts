@@ -15,6 +15,7 @@ import {
   type AuditInput,
   type ContractRecord,
   type GovernedCall,
+  type HeldCall,
   type PipelineDeps,
   type PolicyEngine,
   type PrincipalRecord,
@@ -115,11 +116,15 @@ export async function decideInCore(c: DecisionCase, engine: PolicyEngine, engine
     cleanups: [],
   };
   const recorded: AuditInput[] = [];
-  // The decision steps read the clock, the audit recorder and the tenant directory only; a step that
-  // reads anything else fails on the missing dependency, which fails the run.
+  // The decision steps read the clock, the audit recorder, the tenant directory and, for a held call,
+  // the call approvals; a step that reads anything else fails on the missing dependency, which fails
+  // the run. Nobody approves here (as on the gateway, which runs with a zero approval wait).
   const deps = {
     clock: { now: () => c.timeMs },
     audit: { record: async (input: AuditInput) => void recorded.push(input) },
+    callApprovals: {
+      hold: (held: HeldCall) => Promise.reject(new EnterpriseError("APPROVAL_REQUIRED", { details: { decision_reason: held.reason, why: "nobody approves in conformance runs" } })),
+    },
     tenants: {
       activeSnapshot: async (id: string) => {
         const found = snapshots.get(id);

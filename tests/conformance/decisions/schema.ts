@@ -151,7 +151,7 @@ const policy = {
   anyOf: [{ required: ["cel"] }, { required: ["cedar"] }],
   properties: {
     id: { type: "string", pattern: "^[a-z][a-z0-9-]{0,47}$" },
-    effect: { enum: ["ALLOW", "DENY", "AUDIT"] },
+    effect: { enum: ["ALLOW", "DENY", "AUDIT", "REQUIRE_APPROVAL"] },
     cel: { type: "string", minLength: 1 },
     cedar: { type: "string" },
     applies_to: stringList,

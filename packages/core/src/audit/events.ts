@@ -401,6 +401,22 @@ export const auditEventCatalogue = {
   },
 
   // ------------------------------------------------------------ tool calls
+  "tool_call.approval_requested": {
+    code: "TCL110I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A REQUIRE_APPROVAL policy held a call and opened an approval request for it (artifact type TOOL_CALL, artifact id the call's fingerprint); an identical retry joins the same request.",
+    resource: "`contract:<name@version>`.",
+    metadata: { invocation_id: "The held call.", approval_request_id: "The request approvers adjudicate.", required_approvers: "`role:<name>` / `principal:<id>`, comma-separated.", policies: "The REQUIRE_APPROVAL policies that matched." },
+  },
+  "tool_call.approval_used": {
+    code: "TCL111I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A held call (or its retry) went on under an approval; each approval is used by one call only.",
+    resource: "`contract:<name@version>`.",
+    metadata: { invocation_id: "The call that used the approval.", approval_request_id: "The approval.", approved_by: "The approver." },
+  },
   "tool_call.started": {
     code: "TCL100I",
     severity: "info",

@@ -58,6 +58,10 @@ export const hostConfigSchema = {
   "routing.breaker_open_ms": key({ type: "integer", default: 5000, min: 10, description: "How long an open circuit refuses before a trial call." }),
 
   "governance.approval_expiry_seconds": key({ type: "integer", default: 604_800, min: 60, description: "Default lifetime of an approval request." }),
+  "governance.call_approval_expiry_seconds": key({ type: "integer", default: 3600, min: 60, max: 604_800, description: "How long approvers have to answer a call held by a REQUIRE_APPROVAL policy." }),
+  "governance.call_approval_wait_seconds": key({ type: "integer", default: 120, min: 0, max: 3600, description: "Longest a held call waits for the approval (never past the call's own deadline); 0 answers APPROVAL_REQUIRED at once." }),
+  "governance.call_approval_use_seconds": key({ type: "integer", default: 900, min: 10, max: 86_400, description: "After an approval, how long a retry of the same call may use it (once)." }),
+  "governance.call_approval_poll_ms": key({ type: "integer", default: 500, min: 10, max: 60_000, description: "How often a held call re-reads its approval request (approvals given on another Host)." }),
 
   "runtimes.join_token_ttl_seconds": key({ type: "integer", default: 3600, min: 1, description: "Default lifetime of a join token." }),
   "runtimes.max_join_token_ttl_seconds": key({ type: "integer", default: 604_800, min: 1, description: "Longest join token lifetime." }),

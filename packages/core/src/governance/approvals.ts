@@ -20,11 +20,14 @@ interface ArtifactAccess {
   status(stores: TenantStores, artifactId: string): Promise<ArtifactStatus | null>;
   move(stores: TenantStores, artifactId: string, to: ArtifactStatus, by: string, at: number): Promise<void>;
   readonly auditPrefix: string;
+  /** Whether a decision changes the tenant's snapshot (and so is followed by `<prefix>.activated|rejected`). */
+  readonly changesTenant: boolean;
 }
 
 const artifacts: Record<ArtifactType, ArtifactAccess> = {
   TOOL_CONTRACT: {
     auditPrefix: "contract",
+    changesTenant: true,
     async status(stores, id) {
       return (await stores.contracts.get(id))?.status ?? null;
     },
@@ -38,6 +41,7 @@ const artifacts: Record<ArtifactType, ArtifactAccess> = {
   },
   POLICY: {
     auditPrefix: "policy",
+    changesTenant: true,
     async status(stores, id) {
       const [policyId, version] = splitVersioned(id);
       return (await stores.policies.get(policyId, version))?.status ?? null;
@@ -64,6 +68,17 @@ const artifacts: Record<ArtifactType, ArtifactAccess> = {
         }
       }
       await stores.policies.update({ ...current, status: to, updatedAt: at, revision: current.revision + 1 }, current.revision);
+    },
+  },
+  // A call held by a REQUIRE_APPROVAL policy: the request is the whole artifact (see call-approvals.ts).
+  TOOL_CALL: {
+    auditPrefix: "tool_call",
+    changesTenant: false,
+    status() {
+      return Promise.resolve(null);
+    },
+    move() {
+      return Promise.resolve();
     },
   },
 };
@@ -93,6 +108,7 @@ export class GovernanceService {
   readonly #audit: AuditRecorder;
   readonly #tenants: TenantDirectory;
   readonly #options: GovernanceOptions;
+  readonly #listeners = new Set<(tenantId: string, request: ApprovalRequestRecord) => void>();
 
   constructor(deps: { store: Store; clock: Clock; ids: IdSource; audit: AuditRecorder; tenants: TenantDirectory; options: GovernanceOptions }) {
     this.#store = deps.store;
@@ -113,6 +129,9 @@ export class GovernanceService {
     input: { artifactType: ArtifactType; artifactId: string; justification: string; requiredApprovers: readonly string[]; expiresAt: number; metadata: Record<string, string> },
   ): Promise<ApprovalRequestRecord> {
     requirePermission(ctx, "governance:request");
+    if (input.artifactType === "TOOL_CALL") {
+      throw new EnterpriseError("INVALID_ARGUMENT", { message: "Calls are put up for approval by REQUIRE_APPROVAL policies, not by request.", details: { field: "artifact_type" } });
+    }
     const access = artifacts[input.artifactType];
     const now = this.#clock.now();
     const approvers = input.requiredApprovers.length > 0 ? [...input.requiredApprovers] : [...this.#options.defaultApprovers];
@@ -219,11 +238,12 @@ export class GovernanceService {
       await txStores.approvals.update(decided, request.revision);
       await access.move(txStores, request.artifactId, approved ? "ACTIVE" : "REJECTED", ctx.principalId, now);
     });
-    await this.#tenants.refresh(ctx.tenantId);
+    if (access.changesTenant) await this.#tenants.refresh(ctx.tenantId);
+    for (const listener of this.#listeners) listener(ctx.tenantId, decided);
     const metadata = { approval_request_id: request.approvalRequestId, requester_id: request.requesterId };
     await Promise.all([
       this.#audit.record({ eventType: approved ? "approval.granted" : "approval.denied", tenantId: ctx.tenantId, principalId: ctx.principalId, resource, action: "adjudicate", outcome: "SUCCESS", origin, metadata }),
-      this.#audit.record({
+      access.changesTenant && this.#audit.record({
         eventType: `${access.auditPrefix}.${approved ? "activated" : "rejected"}`,
         tenantId: ctx.tenantId,
         principalId: ctx.principalId,
@@ -235,6 +255,15 @@ export class GovernanceService {
       }),
     ]);
     return decided;
+  }
+
+  /**
+   * Calls `listener` after each decision taken on this Host (held calls wake at once instead of
+   * at their next poll). @returns a function that removes the listener.
+   */
+  onDecided(listener: (tenantId: string, request: ApprovalRequestRecord) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Lists approval requests of the caller's tenant, pending ones by default. */

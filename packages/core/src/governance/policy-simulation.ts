@@ -29,6 +29,7 @@ import { requirePermission } from "../identity/require-permission.ts";
 import type { RequestOrigin, SecurityContext } from "../identity/security-context.ts";
 import { celPolicyEngine } from "../policy/cel-engine.ts";
 import { PolicySet } from "../policy/evaluate.ts";
+import type { Decision } from "../policy/evaluate.ts";
 import type { CompiledPolicy, PolicyEngine, PolicyOutcome } from "../policy/engine.ts";
 import type { PolicyInput } from "../policy/variables.ts";
 import type { Clock, Store, TenantStores } from "../ports.ts";
@@ -106,7 +107,7 @@ export interface CandidatePolicy {
 /** Outcome of one synthetic case. */
 export interface PolicyTestCaseResult {
   readonly name: string;
-  readonly decision: "ALLOW" | "DENY";
+  readonly decision: Decision["effect"];
   readonly reason: string;
   readonly verdicts: readonly PolicyVerdict[];
   readonly passed: boolean;
@@ -120,9 +121,9 @@ export interface PolicyReplayChange {
   readonly resource: string;
   readonly action: string;
   /** As the ACTIVE policies decide it now. */
-  readonly previousDecision: "ALLOW" | "DENY";
+  readonly previousDecision: Decision["effect"];
   readonly previousReason: string;
-  readonly newDecision: "ALLOW" | "DENY";
+  readonly newDecision: Decision["effect"];
   readonly newReason: string;
   /** As recorded when the call was made. */
   readonly recordedDecision: string;
@@ -495,7 +496,9 @@ function caseInputOf(ctx: SecurityContext, origin: RequestOrigin, snapshot: Tena
     if (!CASE_CONTEXT_KEYS.has(key)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: field("context"), unknown_key: key.slice(0, 64), expected: [...CASE_CONTEXT_KEYS].join(",") } });
   }
   const expected = testCase.expectedDecision.toUpperCase();
-  if (expected !== "" && expected !== "ALLOW" && expected !== "DENY") throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: field("expected_decision"), expected: "ALLOW|DENY or empty" } });
+  if (expected !== "" && expected !== "ALLOW" && expected !== "DENY" && expected !== "REQUIRE_APPROVAL") {
+    throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: field("expected_decision"), expected: "ALLOW|DENY|REQUIRE_APPROVAL or empty" } });
+  }
   const clearance = testCase.caller.clearance === "" ? "public" : testCase.caller.clearance;
   if (!isClassification(clearance)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: field("security_context.security_clearance"), expected: "public|internal|confidential|restricted" } });
   const type = testCase.context["principal_type"] ?? "USER";

@@ -45,7 +45,7 @@ void describe("validatePolicyDraft", () => {
         ["WARNING", "enabled"],
       ],
     );
-    assert.match(issues[2]?.message ?? "", /effect must be one of ALLOW, DENY, AUDIT, not "BLOCK"/);
+    assert.match(issues[2]?.message ?? "", /effect must be one of ALLOW, DENY, AUDIT, REQUIRE_APPROVAL, not "BLOCK"/);
     assert.ok(issues.every((issue) => issue.line === 0 && issue.column === 0));
   });
 

@@ -18,6 +18,7 @@
 import { checkConditionSchema } from "../policy/schema-check.ts";
 import { MAX_CONDITION_LENGTH, parsePolicyTarget } from "../policy/compile.ts";
 import type { PolicyEngine } from "../policy/engine.ts";
+import { APPROVER_PATTERN, APPROVERS_PARAMETER } from "../policy/evaluate.ts";
 import { isWellFormedPermission } from "../rbac/permissions.ts";
 import type { PolicyEffect, PolicyRecord } from "../records.ts";
 
@@ -62,7 +63,7 @@ export const RESERVED_PARAMETER_PREFIX = "aesp.";
 /** The shape of a policy id chosen by its author. */
 export const POLICY_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-const EFFECTS: readonly PolicyEffect[] = ["ALLOW", "DENY", "AUDIT"];
+const EFFECTS: readonly PolicyEffect[] = ["ALLOW", "DENY", "AUDIT", "REQUIRE_APPROVAL"];
 const MAX_NAME_LENGTH = 128;
 const MAX_DESCRIPTION_LENGTH = 2000;
 /** The key every validation compiles under, so drafts share one slot of the engine's cache per tenant. */
@@ -100,6 +101,18 @@ export function validatePolicyDraft(
   draft.rule.actions.forEach((action, index) => {
     if (!isWellFormedPermission(action)) add("ERROR", `rule.actions[${index}]`, `"${action.slice(0, 64)}" is not an action of the form resource:action (lower case, * for a whole segment), e.g. tools:invoke`);
   });
+  const approvers = draft.rule.parameters[APPROVERS_PARAMETER];
+  if (effect === "REQUIRE_APPROVAL") {
+    if (approvers === undefined || approvers.trim() === "") {
+      add("WARNING", `rule.parameters[${APPROVERS_PARAMETER}]`, "no approvers named: the Host's default approvers (role:approver) decide held calls");
+    } else {
+      for (const entry of approvers.split(",").map((part) => part.trim())) {
+        if (!APPROVER_PATTERN.test(entry)) add("ERROR", `rule.parameters[${APPROVERS_PARAMETER}]`, `"${entry.slice(0, 64)}" is not an approver: use role:<name> or principal:<id>, comma-separated`);
+      }
+    }
+  } else if (approvers !== undefined) {
+    add("WARNING", `rule.parameters[${APPROVERS_PARAMETER}]`, "approvers only matter for REQUIRE_APPROVAL policies");
+  }
   for (const key of Object.keys(draft.rule.parameters)) {
     if (key.startsWith(RESERVED_PARAMETER_PREFIX)) add("ERROR", `rule.parameters[${key.slice(0, 64)}]`, `parameters starting with "${RESERVED_PARAMETER_PREFIX}" are reserved for the Host`);
   }

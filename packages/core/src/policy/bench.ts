@@ -13,6 +13,7 @@ import { CelPolicyEngine } from "./cel-engine.ts";
 import { PolicyCompiler } from "./compile.ts";
 import type { PolicyEngine } from "./engine.ts";
 import { PolicySet } from "./evaluate.ts";
+import type { Decision } from "./evaluate.ts";
 import type { PolicyInput } from "./variables.ts";
 
 /** One condition shape of the benchmark, in the engine's language. */
@@ -67,7 +68,7 @@ export interface PolicyBenchResult {
   /** Memory held after building the set, then after the timed decisions (null without `sampleMemory`). */
   readonly memoryDelta: { readonly afterBuild: PolicyBenchMemorySample; readonly afterDecisions: PolicyBenchMemorySample } | null;
   /** The decision every timed call produced, so that engines can be checked to agree. */
-  readonly decision: { readonly effect: "ALLOW" | "DENY"; readonly reason: string; readonly auditFlags: number };
+  readonly decision: { readonly effect: Decision["effect"]; readonly reason: string; readonly auditFlags: number };
 }
 
 /** The CEL condition shapes of the benchmark. */

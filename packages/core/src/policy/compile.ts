@@ -27,7 +27,7 @@ export const MAX_CONDITION_LENGTH = 4096;
 /** How many compiled versions a compiler keeps before evicting the oldest. */
 export const DEFAULT_POLICY_CACHE_SIZE = 10_000;
 
-const EFFECTS: readonly PolicyEffect[] = ["ALLOW", "DENY", "AUDIT"];
+const EFFECTS: readonly PolicyEffect[] = ["ALLOW", "DENY", "AUDIT", "REQUIRE_APPROVAL"];
 
 /** Where a policy applies, parsed from one `appliesTo` entry. */
 export type PolicyTarget =

@@ -19,6 +19,9 @@
  * - When at least one ALLOW policy applies, at least one must match, or the
  *   decision is DENY (`no applicable ALLOW matched`). When none applies, the
  *   RBAC decision stands: ALLOW.
+ * - A matching REQUIRE_APPROVAL turns what would be ALLOW into REQUIRE_APPROVAL:
+ *   the call is held for a human approval. It never turns a DENY into anything
+ *   else, and it does not count as an ALLOW.
  * - Every applicable policy is evaluated, so the decision, the audit flags and
  *   the errors never depend on evaluation order.
  */
@@ -32,7 +35,7 @@ import type { PolicyInput } from "./variables.ts";
 
 /** The outcome of the policy stage for one call. */
 export interface Decision {
-  readonly effect: "ALLOW" | "DENY";
+  readonly effect: "ALLOW" | "DENY" | "REQUIRE_APPROVAL";
   /** Ids of AUDIT policies whose condition matched. */
   readonly auditFlags: string[];
   /** Ids of every policy evaluated for this call. */
@@ -41,6 +44,8 @@ export interface Decision {
   readonly reason: string;
   /** The policy that produced a DENY, when one did. */
   readonly denyingPolicy?: string;
+  /** REQUIRE_APPROVAL policies that matched, in policy-id order (empty unless the effect is REQUIRE_APPROVAL). */
+  readonly approvalPolicies?: readonly string[];
   /** `<policy id>: <message>` for every policy that failed to evaluate. */
   readonly errors: string[];
 }
@@ -87,9 +92,17 @@ export class PolicySet {
   readonly #anyRole: readonly IndexedPolicy[];
   readonly #byContract: ReadonlyMap<string, readonly IndexedPolicy[]>;
   readonly #byRole: ReadonlyMap<string, readonly IndexedPolicy[]>;
+  /** REQUIRE_APPROVAL policy id → the approvers its `approvers` parameter names. */
+  readonly #approvers: ReadonlyMap<string, readonly string[]>;
 
-  private constructor(engine: PolicyEngine, policies: readonly { policy: CompiledPolicy; failure: PolicyOutcome | null }[], broken: readonly BrokenPolicy[]) {
+  private constructor(
+    engine: PolicyEngine,
+    policies: readonly { policy: CompiledPolicy; failure: PolicyOutcome | null }[],
+    broken: readonly BrokenPolicy[],
+    approvers: ReadonlyMap<string, readonly string[]> = new Map(),
+  ) {
     this.broken = Object.freeze([...broken]);
+    this.#approvers = approvers;
     this.#engine = engine;
     this.#size = policies.length;
     const global: IndexedPolicy[] = [];
@@ -157,7 +170,9 @@ export class PolicySet {
     const ordered = [...latest.values()].sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
     const compiled: { policy: CompiledPolicy; failure: PolicyOutcome | null }[] = [];
     const broken: BrokenPolicy[] = [];
+    const approvers = new Map<string, readonly string[]>();
     for (const record of ordered) {
+      if (record.rule.effect === "REQUIRE_APPROVAL") approvers.set(record.policyId, parseApprovers(record.rule.parameters[APPROVERS_PARAMETER] ?? ""));
       try {
         compiled.push({ policy: engine.compile(record), failure: null });
       } catch (error) {
@@ -166,7 +181,15 @@ export class PolicySet {
         compiled.push({ policy: failingPolicy(record, engine.id), failure: Object.freeze({ kind: "error", message: `policy could not be compiled: ${message}` }) });
       }
     }
-    return new PolicySet(engine, compiled, broken);
+    return new PolicySet(engine, compiled, broken, approvers);
+  }
+
+  /**
+   * Who may approve a call held by these REQUIRE_APPROVAL policies: the union of their
+   * `approvers` parameters (empty: the Host's default approvers apply).
+   */
+  approversOf(policyIds: readonly string[]): string[] {
+    return [...new Set(policyIds.flatMap((id) => this.#approvers.get(id) ?? []))];
   }
 
   /** The id of the engine that compiled and evaluates this set (`cel`, `cedar`). */
@@ -208,6 +231,7 @@ export class PolicySet {
     let denyingPolicy: string | undefined;
     let allowPolicies = 0;
     let allowingPolicy: string | undefined;
+    const approvalPolicies: string[] = [];
     for (let index = 0; index < applicable.length; index++) {
       const { policy } = applicable[index] as IndexedPolicy;
       appliedPolicies.push(policy.policyId);
@@ -222,6 +246,7 @@ export class PolicySet {
       if (outcome.kind !== "match") continue;
       if (effect === "DENY") denyingPolicy ??= policy.policyId;
       else if (effect === "AUDIT") auditFlags.push(policy.policyId);
+      else if (effect === "REQUIRE_APPROVAL") approvalPolicies.push(policy.policyId);
       else allowingPolicy ??= policy.policyId;
     }
     // A failure is named before an explicit DENY: both deny, but a broken policy needs its owner's attention.
@@ -233,6 +258,9 @@ export class PolicySet {
     }
     if (allowPolicies > 0 && allowingPolicy === undefined) {
       return { effect: "DENY", auditFlags, appliedPolicies, reason: "no applicable ALLOW matched", errors };
+    }
+    if (approvalPolicies.length > 0) {
+      return { effect: "REQUIRE_APPROVAL", auditFlags, appliedPolicies, reason: `approval required by policy ${approvalPolicies.join(",")}`, errors, approvalPolicies };
     }
     const reason = allowingPolicy === undefined ? "no applicable ALLOW policy; RBAC decision stands" : `allowed by policy ${allowingPolicy}`;
     return { effect: "ALLOW", auditFlags, appliedPolicies, reason, errors };
@@ -285,6 +313,20 @@ export class PolicySet {
     const action = input.action;
     return candidates.filter((entry) => entry.policy.coversAction(action));
   }
+}
+
+/** The rule parameter of a REQUIRE_APPROVAL policy naming its approvers. */
+export const APPROVERS_PARAMETER = "approvers";
+
+/** The shape of one approver: a role or a principal of the tenant. */
+export const APPROVER_PATTERN = /^(role|principal):[A-Za-z0-9_.@-]{1,128}$/;
+
+/** `role:a, principal:b` → its well-formed entries (validation reports the others). */
+export function parseApprovers(text: string): string[] {
+  return text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => APPROVER_PATTERN.test(entry));
 }
 
 /** An outcome an engine did not return (a short answer): fails closed. */

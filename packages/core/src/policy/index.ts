@@ -29,7 +29,7 @@ export {
   type PolicyEngine,
   type PolicyOutcome,
 } from "./engine.ts";
-export { PolicySet, type BrokenPolicy, type Decision, type PolicySetOptions } from "./evaluate.ts";
+export { APPROVERS_PARAMETER, PolicySet, parseApprovers, type BrokenPolicy, type Decision, type PolicySetOptions } from "./evaluate.ts";
 export { checkConditionSchema, type SchemaIssue } from "./schema-check.ts";
 export {
   POLICY_VARIABLES,

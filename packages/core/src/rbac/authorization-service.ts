@@ -24,6 +24,7 @@ import { buildSecurityContext } from "../identity/authenticate.ts";
 import { updatePrincipal } from "../identity/principal-updates.ts";
 import type { RequestOrigin, SecurityContext } from "../identity/security-context.ts";
 import { PolicySet } from "../policy/index.ts";
+import type { Decision } from "../policy/index.ts";
 import type { Clock, Store } from "../ports.ts";
 import type { Classification, PolicyRecord, PrincipalRecord, RoleRecord } from "../records.ts";
 import { findServableContract } from "../tenancy/tenant-snapshot.ts";
@@ -99,7 +100,7 @@ export interface ActionDecision extends Omit<CallAuthorization, "refusal"> {
 
 /** The answer to EvaluatePolicy: policies only, one trace per applicable policy. */
 export interface PolicyEvaluation {
-  readonly effect: "ALLOW" | "DENY";
+  readonly effect: Decision["effect"];
   readonly reason: string;
   readonly auditFlags: readonly string[];
   readonly traces: readonly PolicyTrace[];

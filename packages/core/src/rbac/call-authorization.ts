@@ -35,7 +35,7 @@ export interface CallAuthorizationInput {
 }
 
 /** The error codes a call's authorization can refuse with. */
-export type CallRefusalCode = "AUTHORIZATION_DENIED" | "SECURITY_CLEARANCE_INSUFFICIENT" | "POLICY_VIOLATION" | "POLICY_EVALUATION_FAILED";
+export type CallRefusalCode = "AUTHORIZATION_DENIED" | "SECURITY_CLEARANCE_INSUFFICIENT" | "POLICY_VIOLATION" | "POLICY_EVALUATION_FAILED" | "APPROVAL_REQUIRED";
 
 /** The decision, as the governed call would reach it. */
 export interface CallAuthorization {
@@ -66,6 +66,7 @@ export function callPolicyInput(input: CallAuthorizationInput): PolicyInput {
       id: security.principalId,
       type: security.principalType,
       roles: security.roles,
+      effectiveRoles: input.roles.effectiveRoles(security.roles),
       permissions: security.permissions,
       clearance: security.clearance,
       attributes: security.attributes,
@@ -126,6 +127,10 @@ export function authorizeCall(input: CallAuthorizationInput): CallAuthorization 
       decision,
     };
   }
+  if (decision.effect === "REQUIRE_APPROVAL") {
+    // The call itself would be held for a human approval: not authorized as it stands.
+    return { authorized: false, refusal: "APPROVAL_REQUIRED", reason: decision.reason, appliedPolicies: decision.appliedPolicies, auditFlags: decision.auditFlags, decision };
+  }
   return { authorized: true, refusal: null, reason: decision.reason, appliedPolicies: decision.appliedPolicies, auditFlags: decision.auditFlags, decision };
 }
 
@@ -169,7 +174,7 @@ export function tracePolicies(decision: Decision, records: readonly PolicyRecord
       return { policyId, version: record.version, matched: false, effect: "", error: failure.startsWith(prefix) ? failure.slice(prefix.length) : failure };
     }
     const effect = record.rule.effect;
-    const matched = effect === "AUDIT" ? alone.auditFlags.includes(policyId) : effect === "DENY" ? alone.effect === "DENY" : alone.effect === "ALLOW";
+    const matched = effect === "AUDIT" ? alone.auditFlags.includes(policyId) : effect === "DENY" ? alone.effect === "DENY" : effect === "REQUIRE_APPROVAL" ? alone.effect === "REQUIRE_APPROVAL" : alone.effect === "ALLOW";
     return { policyId, version: record.version, matched, effect: matched ? effect : "", error: "" };
   });
 }

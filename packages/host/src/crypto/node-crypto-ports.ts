@@ -19,7 +19,7 @@ import {
   type ScryptOptions,
   hash,
 } from "node:crypto";
-import type { Clock, Hasher, IdSource, SecretHasher, SignatureVerifier, Signer } from "@aesp/core";
+import type { Clock, Hasher, IdSource, Scheduler, SecretHasher, SignatureVerifier, Signer } from "@aesp/core";
 
 /** SHA-256 via the one-shot `crypto.hash` (about 30% faster than `createHash` for small inputs). */
 export const nodeHasher: Hasher = {
@@ -32,6 +32,22 @@ export const nodeHasher: Hasher = {
 /** Wall-clock time from `Date.now()`. */
 export const systemClock: Clock = {
   now: () => Date.now(),
+};
+
+/** Timers for the core's waits: resolves after `ms` or at once when the signal aborts. */
+export const nodeScheduler: Scheduler = {
+  sleep(ms, signal) {
+    if (signal?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  },
 };
 
 // Crockford's base32 alphabet, lower-cased: no i, l, o, u, so ids survive being read aloud.

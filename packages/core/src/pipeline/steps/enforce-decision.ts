@@ -1,6 +1,8 @@
 /**
  * enforce-decision
  * - an ALLOW decision lets the call go on;
+ * - REQUIRE_APPROVAL holds the call for a human approval, bounded (CallApprovals): approved, it
+ *   goes on; rejected or undecided in time, it is refused (APPROVAL_REJECTED, APPROVAL_REQUIRED);
  * - a DENY refuses it: POLICY_EVALUATION_FAILED when a policy failed to evaluate (fail closed),
  *   else POLICY_VIOLATION, naming the decision reason, the applied policies and the denying one.
  */
@@ -10,10 +12,28 @@ import { required } from "./required.ts";
 
 export const enforceDecision: Step = {
   name: "enforce-decision",
-  async run(call) {
+  async run(call, deps) {
     const decision = required(call.decision, "decision");
     const contract = required(call.contract, "contract");
     if (decision.effect === "ALLOW") return;
+    if (decision.effect === "REQUIRE_APPROVAL") {
+      const policies = decision.approvalPolicies ?? [];
+      await deps.callApprovals.hold({
+        security: call.security,
+        origin: call.origin,
+        invocationId: call.invocationId,
+        sessionId: call.request.sessionId,
+        contract: contract.record,
+        args: call.request.args,
+        reason: decision.reason,
+        appliedPolicies: decision.appliedPolicies,
+        policies,
+        approvers: required(call.snapshot, "snapshot").policies.approversOf(policies),
+        deadlineMs: call.deadlineMs,
+        signal: call.abort.signal,
+      });
+      return;
+    }
     const failed = decision.errors.length > 0;
     throw new EnterpriseError(failed ? "POLICY_EVALUATION_FAILED" : "POLICY_VIOLATION", {
       details: {

@@ -7,11 +7,14 @@ import { approvalToWire, msFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { assertOwnTenant } from "./tenant-guard.ts";
 
-/** AESP Appendix A names (`TOOL_CONTRACT_V1`) and the short ones are both accepted. */
+/**
+ * AESP Appendix A names (`TOOL_CONTRACT_V1`) and the short ones are both accepted. TOOL_CALL
+ * (calls held by REQUIRE_APPROVAL policies) parses too; the core refuses to open one by request.
+ */
 function artifactTypeFromWire(value: string): ArtifactType {
   const normalized = value.toUpperCase().replace(/_V1$/, "");
-  if (normalized === "TOOL_CONTRACT" || normalized === "POLICY") return normalized;
-  throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "artifact_type", expected: "TOOL_CONTRACT|POLICY" } });
+  if (normalized === "TOOL_CONTRACT" || normalized === "POLICY" || normalized === "TOOL_CALL") return normalized;
+  throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "artifact_type", expected: "TOOL_CONTRACT|POLICY|TOOL_CALL" } });
 }
 
 /** EnterpriseGovernanceService: approval requests and their adjudication. */

@@ -40,6 +40,7 @@ export class KyselyApprovalStore extends TenantScopedStore implements ApprovalSt
   async list(filter: {
     status?: ApprovalRequestRecord["status"];
     artifactType?: string;
+    artifactId?: string;
     limit: number;
     cursor?: string;
   }): Promise<ApprovalRequestRecord[]> {
@@ -47,6 +48,7 @@ export class KyselyApprovalStore extends TenantScopedStore implements ApprovalSt
       let query = this.context.db.selectFrom("approval_requests").selectAll().where("tenant_id", "=", this.tenantId);
       if (filter.status !== undefined) query = query.where("status", "=", filter.status);
       if (filter.artifactType !== undefined) query = query.where("artifact_type", "=", filter.artifactType as ApprovalRequestRecord["artifactType"]);
+      if (filter.artifactId !== undefined) query = query.where("artifact_id", "=", filter.artifactId);
       const { cursor } = filter;
       if (cursor !== undefined) {
         query = query.where((eb) => {

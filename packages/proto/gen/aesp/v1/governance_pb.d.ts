@@ -24,7 +24,7 @@ export declare const file_aesp_v1_governance: GenFile;
  */
 export declare type RequestApprovalRequest = Message<"aesp.v1.RequestApprovalRequest"> & {
   /**
-   * TOOL_CONTRACT | POLICY | ROLE | BUDGET | CONFIGURATION_KEY.
+   * TOOL_CONTRACT | POLICY (TOOL_CALL requests are opened only by REQUIRE_APPROVAL policies; they can be listed and adjudicated).
    *
    * @generated from field: string artifact_type = 1;
    */
@@ -86,7 +86,7 @@ export declare type RequestApprovalRequest = Message<"aesp.v1.RequestApprovalReq
  */
 export declare type RequestApprovalRequestJson = {
   /**
-   * TOOL_CONTRACT | POLICY | ROLE | BUDGET | CONFIGURATION_KEY.
+   * TOOL_CONTRACT | POLICY (TOOL_CALL requests are opened only by REQUIRE_APPROVAL policies; they can be listed and adjudicated).
    *
    * @generated from field: string artifact_type = 1;
    */
