@@ -43,6 +43,8 @@ export type { SessionOptions } from "./sessions/session-manager.ts";
 
 export { ContractRegistry } from "./governance/contract-registry.ts";
 export { GovernanceService } from "./governance/approvals.ts";
+export { BreakGlassService, effectiveStatus as breakGlassEffectiveStatus, grantCovers, MAX_JUSTIFICATION_CHARS as BREAK_GLASS_MAX_JUSTIFICATION, MIN_JUSTIFICATION_CHARS as BREAK_GLASS_MIN_JUSTIFICATION } from "./governance/break-glass.ts";
+export type { BreakGlassOptions, BreakGlassUse, BreakGlassUseRecorder } from "./governance/break-glass.ts";
 export type { GovernanceOptions } from "./governance/approvals.ts";
 export { DELETION_PARAMETER, PolicyRegistry, isDeletionVersion, presentedStatus, requestPolicyDeletion } from "./governance/policy-registry.ts";
 export type { PolicyChange, PolicyDraftInput, PolicyEngineResolver, PolicyValidationIssue } from "./governance/policy-registry.ts";

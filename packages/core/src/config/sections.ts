@@ -58,6 +58,8 @@ export const hostConfigSchema = {
   "routing.breaker_open_ms": key({ type: "integer", default: 5000, min: 10, description: "How long an open circuit refuses before a trial call." }),
 
   "governance.approval_expiry_seconds": key({ type: "integer", default: 604_800, min: 60, description: "Default lifetime of an approval request." }),
+  "break_glass.max_duration_seconds": key({ type: "integer", default: 3600, min: 1, max: 14_400, description: "Longest emergency override (break-glass) a principal may activate." }),
+  "break_glass.review_due_seconds": key({ type: "integer", default: 86_400, min: 60, max: 2_592_000, description: "Time after a break-glass grant ends by which its mandatory review is due; an overdue review raises a WARNING alert." }),
 
   "runtimes.join_token_ttl_seconds": key({ type: "integer", default: 3600, min: 1, description: "Default lifetime of a join token." }),
   "runtimes.max_join_token_ttl_seconds": key({ type: "integer", default: 604_800, min: 1, description: "Longest join token lifetime." }),

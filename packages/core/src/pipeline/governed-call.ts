@@ -6,6 +6,7 @@ import type { SessionManager } from "../sessions/session-manager.ts";
 import type { ServableContract, TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
 import type { DispatchOutcome, RuntimeConnection, RuntimeDirectory } from "../runtimes/runtime-directory.ts";
 import type { Decision } from "../policy/index.ts";
+import type { BreakGlassUseRecorder } from "../governance/break-glass.ts";
 
 /** What the caller asked for, as decoded by a transport. */
 export interface ToolCallRequest {
@@ -38,6 +39,8 @@ export interface PipelineDeps {
   readonly options: InvocationOptions;
   /** Calls in flight per tenant on this Host. */
   readonly tenantInFlight: Map<string, number>;
+  /** Records calls that go on under a break-glass grant; absent: no call ever does. */
+  readonly breakGlass?: BreakGlassUseRecorder;
 }
 
 /**
