@@ -72,6 +72,7 @@ describe("SQLite specifics", () => {
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
         { version: 3, name: "authorization" },
+        { version: 4, name: "break-glass" },
       ]);
     } finally {
       raw.close();
@@ -90,7 +91,7 @@ describe("SQLite specifics", () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     } finally {
       raw.close();
     }
@@ -107,6 +108,7 @@ describe("SQLite specifics", () => {
       assert.deepEqual(tenantTables, [
         "api_keys",
         "approval_requests",
+        "break_glass_grants",
         "certificates",
         "client_credentials",
         "contracts",
