@@ -81,7 +81,7 @@ export function registerBreakGlassCommands(program: Command, kit: CommandKit): v
         if (grant === undefined) throw usageError("The Host returned no grant.");
         ctx.message(BreakGlassGrantSchema, grant, () =>
           [
-            grantFields(grant),
+            grantFields(grant).trimEnd(),
             "",
             `Break-glass is active until ${formatTime(grant.expiresAt)}. Every overridden call is audited; end it as soon as the emergency is over:`,
             `  aesp break-glass end ${grant.grantId} --reason "..."`,
