@@ -23,6 +23,7 @@ import {
   apiKeyRecord,
   approvalRecord,
   auditDraft,
+  breakGlassGrantRecord,
   certificateRecord,
   chainHashOf,
   chainLink,
@@ -1647,6 +1648,99 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await b.groupRoleBindings.unbind(grb.group, grb.role), false);
         await assert.rejects(b.groupRoleBindings.bind(grb), withCode("INVALID_ARGUMENT"));
         assert.ok((await a.groupRoleBindings.list()).some((each) => each.group === grb.group));
+      });
+    });
+
+    describe("break-glass grants", () => {
+      it("create/get round-trips every field; duplicate id, update, conflict, not found", async () => {
+        const grant = breakGlassGrantRecord(a.tenantId);
+        await a.breakGlass.create(grant);
+        assert.deepEqual(await a.breakGlass.get(grant.grantId), grant);
+        assert.equal(await a.breakGlass.get(unique("bgl")), null);
+        await assert.rejects(a.breakGlass.create({ ...grant, principalId: unique("usr") }), withCode("ALREADY_EXISTS"));
+        const reviewed = {
+          ...grant,
+          status: "ENDED" as const,
+          contracts: [],
+          closedAt: 1_700_000_900_000,
+          closedBy: "usr_admin",
+          closeReason: "outage over",
+          firstUsedAt: 1_700_000_100_000,
+          reviewStatus: "UNJUSTIFIED" as const,
+          reviewedBy: "usr_ciso",
+          reviewedAt: 1_700_002_000_000,
+          reviewComments: "no incident ticket",
+          reviewOverdueAlertedAt: 1_700_090_000_000,
+        };
+        await a.breakGlass.update(reviewed, 1);
+        assert.deepEqual(await a.breakGlass.get(grant.grantId), { ...reviewed, revision: 2 });
+        await assert.rejects(a.breakGlass.update(grant, 1), withCode("CONFLICT"));
+        await assert.rejects(a.breakGlass.update(breakGlassGrantRecord(a.tenantId), 1), withCode("NOT_FOUND"));
+      });
+
+      it("at most one ACTIVE grant per principal, also from two Stores at once; ended ones do not count", async () => {
+        const tenant = store.forTenant(unique("bgl"));
+        const principalId = unique("usr");
+        const first = breakGlassGrantRecord(tenant.tenantId, { principalId });
+        await tenant.breakGlass.create(first);
+        await assert.rejects(tenant.breakGlass.create(breakGlassGrantRecord(tenant.tenantId, { principalId })), withCode("ALREADY_EXISTS"));
+        await tenant.breakGlass.create(breakGlassGrantRecord(tenant.tenantId, { principalId, status: "EXPIRED" }));
+        await tenant.breakGlass.create(breakGlassGrantRecord(tenant.tenantId, { principalId: unique("usr") }));
+        await tenant.breakGlass.update({ ...first, status: "ENDED" }, 1);
+        const other = await open();
+        const racing = [store, other, store, other].map((each) => each.forTenant(tenant.tenantId).breakGlass.create(breakGlassGrantRecord(tenant.tenantId, { principalId })));
+        const settled = await Promise.allSettled(racing);
+        assert.equal(settled.filter((result) => result.status === "fulfilled").length, 1, "exactly one racing activation wins");
+        for (const result of settled) if (result.status === "rejected") withCode("ALREADY_EXISTS")(result.reason);
+        assert.equal((await tenant.breakGlass.list({ status: "ACTIVE", principalId, limit: 10 })).length, 1);
+      });
+
+      it("markFirstUse sets the first use once, whoever asks second learns it was not first", async () => {
+        const grant = breakGlassGrantRecord(a.tenantId);
+        await a.breakGlass.create(grant);
+        const other = await open();
+        const results = await Promise.all([a.breakGlass.markFirstUse(grant.grantId, 5), other.forTenant(a.tenantId).breakGlass.markFirstUse(grant.grantId, 6)]);
+        assert.deepEqual([...results].sort(), [false, true]);
+        const stored = await a.breakGlass.get(grant.grantId);
+        assert.ok(stored?.firstUsedAt === 5 || stored?.firstUsedAt === 6);
+        assert.equal(stored?.revision, 1, "a first use is not a decision: the revision stays");
+        assert.equal(await a.breakGlass.markFirstUse(grant.grantId, 7), false);
+        assert.equal(await b.breakGlass.markFirstUse(grant.grantId, 8), false, "another tenant cannot touch it");
+        assert.equal(await a.breakGlass.markFirstUse(unique("bgl"), 9), false);
+      });
+
+      it("list: ordered by (activatedAt, id), filtered by status, review status and holder, cursor = last id", async () => {
+        const tenant = store.forTenant(unique("bgl"));
+        const holder = unique("usr");
+        const made = [
+          breakGlassGrantRecord(tenant.tenantId, { grantId: "g_z", activatedAt: 100, principalId: holder, status: "ENDED" }),
+          breakGlassGrantRecord(tenant.tenantId, { grantId: "g_b", activatedAt: 300, reviewStatus: "JUSTIFIED", status: "EXPIRED" }),
+          breakGlassGrantRecord(tenant.tenantId, { grantId: "g_a", activatedAt: 300, principalId: holder }),
+          breakGlassGrantRecord(tenant.tenantId, { grantId: "g_c", activatedAt: 200, status: "EXPIRED" }),
+          breakGlassGrantRecord(tenant.tenantId, { grantId: "g_y", activatedAt: 400 }),
+        ];
+        for (const grant of made) await tenant.breakGlass.create(grant);
+        const ids = (records: { grantId: string }[]) => records.map((record) => record.grantId);
+        assert.deepEqual(ids(await tenant.breakGlass.list({ limit: 10 })), ["g_z", "g_c", "g_a", "g_b", "g_y"]);
+        assert.deepEqual(ids(await tenant.breakGlass.list({ status: "ACTIVE", limit: 10 })), ["g_a", "g_y"]);
+        assert.deepEqual(ids(await tenant.breakGlass.list({ reviewStatus: "PENDING", limit: 10 })), ["g_z", "g_c", "g_a", "g_y"]);
+        assert.deepEqual(ids(await tenant.breakGlass.list({ principalId: holder, limit: 10 })), ["g_z", "g_a"]);
+        const pages = await allPages((cursor) => tenant.breakGlass.list(cursor === undefined ? { limit: 2 } : { limit: 2, cursor }), (last) => last.grantId, 2);
+        assert.deepEqual(pages.map(ids), [["g_z", "g_c"], ["g_a", "g_b"], ["g_y"], []], "ties on activatedAt break by id across a page boundary");
+      });
+
+      it("tenant isolation: invisible, unlisted, not updatable through another tenant", async () => {
+        const grant = breakGlassGrantRecord(a.tenantId);
+        await a.breakGlass.create(grant);
+        assert.equal(await b.breakGlass.get(grant.grantId), null);
+        assert.ok(!(await b.breakGlass.list({ limit: 1000 })).some((record) => record.grantId === grant.grantId));
+        assert.deepEqual(await b.breakGlass.list({ principalId: grant.principalId, limit: 10 }), []);
+        await assert.rejects(b.breakGlass.update(grant, 1), withCode("INVALID_ARGUMENT"));
+        await assert.rejects(b.breakGlass.update({ ...grant, tenantId: b.tenantId, status: "ENDED" }, 1), withCode("NOT_FOUND"));
+        await assert.rejects(b.breakGlass.create(breakGlassGrantRecord(a.tenantId)), withCode("INVALID_ARGUMENT"));
+        // The same principal id in tenant B holds its own grant: the one-active rule is per tenant.
+        await b.breakGlass.create({ ...grant, tenantId: b.tenantId });
+        assert.deepEqual(await a.breakGlass.get(grant.grantId), grant);
       });
     });
 

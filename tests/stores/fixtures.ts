@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import type {
+  BreakGlassGrantRecord,
   ApiKeyRecord,
   ApprovalRequestRecord,
   AuditEventDraft,
@@ -413,3 +414,29 @@ export function chainLink(drafts: readonly AuditEventDraft[], seen: AuditHead[] 
 
 /** 64 hex zeros: the chain hash of the empty log. */
 export const EMPTY_CHAIN_HASH = "0".repeat(64);
+
+/** An ACTIVE break-glass grant of `tenantId` for a unique principal, limited to one contract, unused and awaiting review. */
+export function breakGlassGrantRecord(tenantId: string, overrides: Partial<BreakGlassGrantRecord> = {}): BreakGlassGrantRecord {
+  return {
+    tenantId,
+    grantId: unique("bgl"),
+    principalId: unique("usr"),
+    justification: "INC-4711: payments outage, the after-hours policy blocks the fix",
+    contracts: ["issue_refund", "get_weather"],
+    status: "ACTIVE",
+    activatedAt: 1_700_000_000_000,
+    expiresAt: 1_700_001_800_000,
+    closedAt: null,
+    closedBy: "",
+    closeReason: "",
+    firstUsedAt: null,
+    reviewStatus: "PENDING",
+    reviewDueAt: 1_700_088_200_000,
+    reviewedBy: null,
+    reviewedAt: null,
+    reviewComments: "",
+    reviewOverdueAlertedAt: null,
+    revision: 1,
+    ...overrides,
+  };
+}

@@ -104,6 +104,7 @@ describe("SQLite specifics", () => {
       assert.deepEqual(tenantTables, [
         "api_keys",
         "approval_requests",
+        "break_glass_grants",
         "certificates",
         "client_credentials",
         "contracts",
@@ -127,6 +128,28 @@ describe("SQLite specifics", () => {
       }
     } finally {
       raw.close();
+    }
+  });
+
+  it("migration 4 gives tenants created before it the built-in break-glass-operator role, and keeps a tenant's own role of that name", async () => {
+    const path = join(directory, "pre-break-glass", "aesp.db");
+    await (await openStore({ kind: "sqlite", path })).close();
+    // Roll the file back to what a Host before migration 4 left, with two tenants.
+    const raw = new Database(path);
+    raw.exec("drop table break_glass_grants; delete from schema_migrations where version = 4; delete from roles where name = 'break-glass-operator'");
+    raw.prepare("insert into tenants (tenant_id, display_name, status, created_at) values (?, ?, 'ACTIVE', ?)").run("old", "Old", 1_600_000_000_000);
+    raw.prepare("insert into tenants (tenant_id, display_name, status, created_at) values (?, ?, 'ACTIVE', ?)").run("custom", "Custom", 1_600_000_000_000);
+    raw.prepare("insert into roles (tenant_id, name, description, permissions, inherits, built_in, created_at) values ('custom', 'break-glass-operator', 'ours', '[\"tools:list\"]', '[]', 0, 1)").run();
+    raw.close();
+    const store = await openStore({ kind: "sqlite", path });
+    try {
+      const role = await store.forTenant("old").roles.get("break-glass-operator");
+      assert.deepEqual([role?.permissions, role?.builtIn, role?.createdAt], [["break_glass:activate"], true, 1_600_000_000_000]);
+      const own = await store.forTenant("custom").roles.get("break-glass-operator");
+      assert.deepEqual([own?.permissions, own?.builtIn, own?.description], [["tools:list"], false, "ours"]);
+      assert.deepEqual(await store.forTenant("old").breakGlass.list({ limit: 10 }), []);
+    } finally {
+      await store.close();
     }
   });
 

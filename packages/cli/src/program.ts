@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { registerApprovalCommands } from "./commands/approvals.ts";
 import { registerAuditCommands } from "./commands/audit.ts";
+import { registerBreakGlassCommands } from "./commands/break-glass.ts";
 import { registerContractCommands } from "./commands/contracts.ts";
 import { registerHostCommands } from "./commands/host.ts";
 import { registerInvocationCommands } from "./commands/invocation.ts";
@@ -111,6 +112,7 @@ export function buildProgram(io: CliIo): BuiltProgram {
   registerRuntimeCommands(program, kit);
   registerInvocationCommands(program, kit);
   registerAuditCommands(program, kit);
+  registerBreakGlassCommands(program, kit);
 
   // Every subcommand reports through our I/O and throws instead of exiting.
   const configure = (command: Command): void => {

@@ -45,6 +45,8 @@ export { ContractRegistry } from "./governance/contract-registry.ts";
 export { GovernanceService } from "./governance/approvals.ts";
 export { CallApprovals, canonicalJson } from "./governance/call-approvals.ts";
 export type { CallApprovalOptions, HeldCall } from "./governance/call-approvals.ts";
+export { BreakGlassService, effectiveStatus as breakGlassEffectiveStatus, grantCovers, MAX_JUSTIFICATION_CHARS as BREAK_GLASS_MAX_JUSTIFICATION, MIN_JUSTIFICATION_CHARS as BREAK_GLASS_MIN_JUSTIFICATION } from "./governance/break-glass.ts";
+export type { BreakGlassOptions, BreakGlassUse, BreakGlassUseRecorder } from "./governance/break-glass.ts";
 export type { GovernanceOptions } from "./governance/approvals.ts";
 export { DELETION_PARAMETER, PolicyRegistry, isDeletionVersion, presentedStatus, requestPolicyDeletion } from "./governance/policy-registry.ts";
 export type { PolicyChange, PolicyDraftInput, PolicyEngineResolver, PolicyValidationIssue } from "./governance/policy-registry.ts";

@@ -9,6 +9,9 @@
 import type {
   ApiKeyRecord,
   ApprovalRequestRecord,
+  BreakGlassGrantRecord,
+  BreakGlassReviewStatus,
+  BreakGlassStatus,
   ArtifactStatus,
   AuditCheckpointRecord,
   AuditEventDraft,
@@ -240,6 +243,21 @@ export interface ApprovalStore {
   update(record: ApprovalRequestRecord, expectedRevision: number): Promise<void>;
 }
 
+/**
+ * Break-glass grants of one tenant. At most one ACTIVE grant per principal: a second `create` of an
+ * ACTIVE grant for the same principal is refused with ALREADY_EXISTS, even when two Hosts race.
+ */
+export interface BreakGlassGrantStore {
+  create(record: BreakGlassGrantRecord): Promise<void>;
+  get(grantId: string): Promise<BreakGlassGrantRecord | null>;
+  /** Grants ordered by (activatedAt, grantId); cursor: the last grantId seen. */
+  list(filter: { status?: BreakGlassStatus; reviewStatus?: BreakGlassReviewStatus; principalId?: string; limit: number; cursor?: string }): Promise<BreakGlassGrantRecord[]>;
+  /** Replaces the grant; CONFLICT when its revision moved, NOT_FOUND when absent. */
+  update(record: BreakGlassGrantRecord, expectedRevision: number): Promise<void>;
+  /** Sets `firstUsedAt` iff it is unset; true for the one caller that set it. */
+  markFirstUse(grantId: string, at: number): Promise<boolean>;
+}
+
 export interface RuntimeRegistrationStore {
   upsert(record: RuntimeRegistrationRecord): Promise<void>;
   get(runtimeId: string): Promise<RuntimeRegistrationRecord | null>;
@@ -286,6 +304,7 @@ export interface TenantStores {
   readonly groupRoleBindings: GroupRoleBindingStore;
   readonly epoch: TenantEpochStore;
   readonly audit: TenantAuditReader;
+  readonly breakGlass: BreakGlassGrantStore;
 }
 
 export interface TenantStore {

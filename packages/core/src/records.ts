@@ -444,3 +444,42 @@ export interface SignInThrottleRecord {
   windowStartedAt: number;
   lockedUntil: number;
 }
+
+/** Where a break-glass grant stands: ACTIVE until its holder or an administrator ends it or it expires. */
+export type BreakGlassStatus = "ACTIVE" | "ENDED" | "EXPIRED";
+
+/** The mandatory after-the-fact review of a break-glass grant. */
+export type BreakGlassReviewStatus = "PENDING" | "JUSTIFIED" | "UNJUSTIFIED";
+
+/**
+ * An emergency override (break-glass) granted to one principal: for a limited time it lets that
+ * principal's calls go on where a policy would refuse them. Stored status ACTIVE with `expiresAt`
+ * in the past is already expired: a grant never acts past its expiry, whatever the stored status.
+ */
+export interface BreakGlassGrantRecord {
+  tenantId: string;
+  grantId: string;
+  /** The holder: the only principal whose calls the grant covers. */
+  principalId: string;
+  justification: string;
+  /** Contract names the grant is limited to; empty: every contract of the tenant. */
+  contracts: string[];
+  status: BreakGlassStatus;
+  activatedAt: number;
+  expiresAt: number;
+  /** When it was ended or its expiry recorded; null while ACTIVE. */
+  closedAt: number | null;
+  /** Who ended it early; "" when it expired or is ACTIVE. */
+  closedBy: string;
+  closeReason: string;
+  /** First call that went on under this grant; null while unused. */
+  firstUsedAt: number | null;
+  reviewStatus: BreakGlassReviewStatus;
+  reviewDueAt: number;
+  reviewedBy: string | null;
+  reviewedAt: number | null;
+  reviewComments: string;
+  /** When the overdue-review alert was raised; null until then (raised once). */
+  reviewOverdueAlertedAt: number | null;
+  revision: number;
+}

@@ -26,6 +26,7 @@ import {
   SessionManager,
   TenantAdmin,
   TenantDirectory,
+  BreakGlassService,
 } from "@aesp/core";
 import type { PipelineDeps, Store } from "@aesp/core";
 import { AuditLog } from "@aesp/core/audit";
@@ -144,6 +145,15 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     closers.push(async () => clearInterval(checkpointTimer));
 
     const tenants = new TenantDirectory({ store, clock, principalTtlMs: v["identity.principal_cache_ms"] });
+    const breakGlass = new BreakGlassService({
+      store,
+      clock,
+      ids,
+      audit,
+      tenants,
+      alerts,
+      options: { maxDurationSeconds: v["break_glass.max_duration_seconds"], reviewDueSeconds: v["break_glass.review_due_seconds"] },
+    });
     const tokenAudience = "aesp-api";
     const accessTokens = new JwtAccessTokens({ issuer: v["identity.token_issuer"], audience: tokenAudience, keys: signingKeys, clock, ids });
     const keyReload = setInterval(() => void signingKeys.reload().catch((err: unknown) => logger.error({ err }, "token key reload failed")), 30_000);
@@ -221,6 +231,8 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       await store.platform.oneTimeValues.purgeExpired(now);
       await throttle.purgeExpired();
       for (const tenant of await store.platform.tenants.list()) await store.forTenant(tenant.tenantId).revokedTokens.purgeExpired(now);
+      // Break-glass grants stop acting at their expiry on their own; this records each expiry once and raises overdue-review alerts.
+      await breakGlass.sweep();
     };
     const purgeTimer = setInterval(() => void purgeIdentityLeftovers().catch((err: unknown) => logger.warn({ err }, "identity housekeeping failed; retrying in a minute")), 60_000);
     purgeTimer.unref();
@@ -268,6 +280,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       runtimes: directory,
       tenantInFlight: new Map(),
       callApprovals,
+      breakGlass,
       options: {
         defaultTimeoutMs: v["invocation.default_timeout_ms"],
         maxTimeoutMs: v["invocation.max_timeout_ms"],
@@ -330,6 +343,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         enrollment,
         runtimes: directory,
         pipeline,
+        breakGlass,
         hostInfo: {
           version: hostVersion,
           trustDomain: v.trust_domain,

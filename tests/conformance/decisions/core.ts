@@ -194,5 +194,6 @@ function snapshot(tenantId: string, roles: readonly RoleSpec[], policies: readon
       { engine },
     ),
     contracts: servable,
+    breakGlass: [],
   };
 }

@@ -62,6 +62,8 @@ export const hostConfigSchema = {
   "governance.call_approval_wait_seconds": key({ type: "integer", default: 120, min: 0, max: 3600, description: "Longest a held call waits for the approval (never past the call's own deadline); 0 answers APPROVAL_REQUIRED at once." }),
   "governance.call_approval_use_seconds": key({ type: "integer", default: 900, min: 10, max: 86_400, description: "After an approval, how long a retry of the same call may use it (once)." }),
   "governance.call_approval_poll_ms": key({ type: "integer", default: 500, min: 10, max: 60_000, description: "How often a held call re-reads its approval request (approvals given on another Host)." }),
+  "break_glass.max_duration_seconds": key({ type: "integer", default: 3600, min: 1, max: 14_400, description: "Longest emergency override (break-glass) a principal may activate." }),
+  "break_glass.review_due_seconds": key({ type: "integer", default: 86_400, min: 60, max: 2_592_000, description: "Time after a break-glass grant ends by which its mandatory review is due; an overdue review raises a WARNING alert." }),
 
   "runtimes.join_token_ttl_seconds": key({ type: "integer", default: 3600, min: 1, description: "Default lifetime of a join token." }),
   "runtimes.max_join_token_ttl_seconds": key({ type: "integer", default: 604_800, min: 1, description: "Longest join token lifetime." }),

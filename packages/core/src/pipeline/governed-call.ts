@@ -7,6 +7,7 @@ import type { ServableContract, TenantDirectory, TenantSnapshot } from "../tenan
 import type { DispatchOutcome, RuntimeConnection, RuntimeDirectory } from "../runtimes/runtime-directory.ts";
 import type { Decision } from "../policy/index.ts";
 import type { CallApprovals } from "../governance/call-approvals.ts";
+import type { BreakGlassUseRecorder } from "../governance/break-glass.ts";
 
 /** What the caller asked for, as decoded by a transport. */
 export interface ToolCallRequest {
@@ -41,6 +42,8 @@ export interface PipelineDeps {
   readonly tenantInFlight: Map<string, number>;
   /** Holds calls that a REQUIRE_APPROVAL policy sends to a human. */
   readonly callApprovals: CallApprovals;
+  /** Records calls that go on under a break-glass grant; absent: no call ever does. */
+  readonly breakGlass?: BreakGlassUseRecorder;
 }
 
 /**

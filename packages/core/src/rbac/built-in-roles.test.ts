@@ -9,8 +9,8 @@ void describe("builtInRoles", () => {
   const graph = RoleGraph.build(roles);
   const grants = (name: string): readonly string[] => graph.effectivePermissions([name]);
 
-  void it("creates the six documented roles for the tenant, marked built in", () => {
-    assert.deepEqual(roles.map((role) => role.name), ["tenant-admin", "contract-author", "approver", "agent", "runtime-operator", "auditor", "scim-provisioner"]);
+  void it("creates the documented roles for the tenant, marked built in", () => {
+    assert.deepEqual(roles.map((role) => role.name), ["tenant-admin", "contract-author", "approver", "agent", "runtime-operator", "auditor", "break-glass-operator", "scim-provisioner"]);
     for (const role of roles) {
       assert.equal(role.tenantId, "acme");
       assert.equal(role.builtIn, true);
@@ -29,6 +29,7 @@ void describe("builtInRoles", () => {
     assert.deepEqual(grants("agent"), ["sessions:create", "tools:invoke", "tools:list"]);
     assert.deepEqual(grants("runtime-operator"), ["runtimes:enroll", "runtimes:read", "runtimes:revoke"]);
     assert.deepEqual(grants("auditor"), ["audit:read", "audit:verify"]);
+    assert.deepEqual(grants("break-glass-operator"), ["break_glass:activate"]);
   });
 
   void it("separates duties: authors cannot adjudicate, approvers cannot submit, only agents invoke", () => {
@@ -37,6 +38,13 @@ void describe("builtInRoles", () => {
     assert.deepEqual(
       roles.filter((role) => hasPermission(grants(role.name), "tools:invoke")).map((role) => role.name),
       ["tenant-admin", "agent"],
+    );
+  });
+
+  void it("gives the emergency override to tenant-admin and break-glass-operator only, never to agents", () => {
+    assert.deepEqual(
+      roles.filter((role) => hasPermission(grants(role.name), "break_glass:activate")).map((role) => role.name),
+      ["tenant-admin", "break-glass-operator"],
     );
   });
 

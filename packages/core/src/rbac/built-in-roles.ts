@@ -42,6 +42,11 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly { readonly name: string; readon
     permissions: ["audit:read", "audit:verify"],
   },
   {
+    name: "break-glass-operator",
+    description: "May activate a time-limited emergency override (break-glass) of policy refusals for their own calls; every use is audited, alerted and reviewed.",
+    permissions: ["break_glass:activate"],
+  },
+  {
     name: "scim-provisioner",
     description: "An identity provider's SCIM client: provisions and deprovisions users and groups.",
     permissions: ["scim:provision"],

@@ -1,6 +1,6 @@
 import { EnterpriseError } from "../errors.ts";
 import type { Clock, Store } from "../ports.ts";
-import type { ContractRecord, PrincipalRecord, TenantRecord } from "../records.ts";
+import type { BreakGlassGrantRecord, ContractRecord, PrincipalRecord, TenantRecord } from "../records.ts";
 import { CompiledContract } from "../contracts/index.ts";
 import { canServe } from "../contracts/index.ts";
 import { RoleGraph } from "../rbac/index.ts";
@@ -26,6 +26,8 @@ export interface TenantSnapshot {
   readonly policies: PolicySet;
   /** name → version → contract, servable versions only (ACTIVE, DEPRECATED). */
   readonly contracts: ReadonlyMap<string, ReadonlyMap<string, ServableContract>>;
+  /** Break-glass grants stored ACTIVE; each use still checks `expiresAt` against the clock. */
+  readonly breakGlass: readonly BreakGlassGrantRecord[];
 }
 
 /** The newest servable version of a contract, or the pinned version when given. */
@@ -177,11 +179,12 @@ export class TenantDirectory {
       this.#snapshots.delete(tenantId);
       return null;
     }
-    const [roleRecords, groupBindings, contractRecords, policyRecords] = await Promise.all([
+    const [roleRecords, groupBindings, contractRecords, policyRecords, breakGlass] = await Promise.all([
       stores.roles.list(),
       stores.groupRoleBindings.list(),
       listAll((cursor) => stores.contracts.list({ limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (c) => c.contractId),
       listAll((cursor) => stores.policies.list({ status: "ACTIVE", limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (p) => `${p.policyId}`),
+      listAll((cursor) => stores.breakGlass.list({ status: "ACTIVE", limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (g) => g.grantId),
     ]);
     const contracts = new Map<string, Map<string, ServableContract>>();
     for (const record of contractRecords) {
@@ -197,6 +200,7 @@ export class TenantDirectory {
       roles: RoleGraph.build(roleRecords, groupBindings),
       policies: PolicySet.build(policyRecords.filter((p) => p.status === "ACTIVE" && p.enabled)),
       contracts,
+      breakGlass,
     };
     // Rebuilds of one tenant may finish out of order; an older read never replaces a newer one.
     const current = this.#snapshots.get(tenantId);

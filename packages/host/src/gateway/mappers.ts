@@ -12,11 +12,13 @@ import type { PolicyReplayChangeSchema, PolicyValidationIssueSchema } from "@aes
 import type { EnterpriseToolContract, PolicyDefinition } from "@aesp/proto/enterprise";
 import { PrincipalSchema } from "@aesp/proto/identity";
 import { ApprovalSchema } from "@aesp/proto/governance";
+import { BreakGlassGrantSchema } from "@aesp/proto/break_glass";
 import { EnterpriseError, presentedStatus } from "@aesp/core";
 import type {
   AdmSchema,
   AdmSchemaType,
   ApprovalRequestRecord,
+  BreakGlassGrantRecord,
   AuditRecord,
   Classification,
   ContractRecord,
@@ -308,4 +310,27 @@ export function auditEventToWire(r: AuditRecord) {
 /** A uint64 epoch-ms field → number (0 stays 0). */
 export function msFromWire(value: bigint): number {
   return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
+}
+
+/** A break-glass grant on the wire (absent times as 0). */
+export function breakGlassGrantToWire(g: BreakGlassGrantRecord) {
+  return create(BreakGlassGrantSchema, {
+    grantId: g.grantId,
+    tenantId: g.tenantId,
+    principalId: g.principalId,
+    justification: g.justification,
+    contracts: g.contracts,
+    status: g.status,
+    activatedAt: BigInt(g.activatedAt),
+    expiresAt: BigInt(g.expiresAt),
+    closedAt: BigInt(g.closedAt ?? 0),
+    closedBy: g.closedBy,
+    closeReason: g.closeReason,
+    firstUsedAt: BigInt(g.firstUsedAt ?? 0),
+    reviewStatus: g.reviewStatus,
+    reviewDueAt: BigInt(g.reviewDueAt),
+    reviewedBy: g.reviewedBy ?? "",
+    reviewedAt: BigInt(g.reviewedAt ?? 0),
+    reviewComments: g.reviewComments,
+  });
 }

@@ -71,4 +71,8 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuthorizationService/RevokeRole": "implemented",
   "aesp.v1.RoleService/ListRoles": "implemented",
   "aesp.v1.RoleService/GetRole": "implemented",
+  "aesp.v1.BreakGlassService/ActivateBreakGlass": "implemented",
+  "aesp.v1.BreakGlassService/EndBreakGlass": "implemented",
+  "aesp.v1.BreakGlassService/ReviewBreakGlass": "implemented",
+  "aesp.v1.BreakGlassService/ListBreakGlassGrants": "implemented",
 };

@@ -12,6 +12,7 @@ import { SessionService, ToolService } from "@aesp/proto/client";
 import { EnterpriseAuthenticationService } from "@aesp/proto/authentication";
 import { EnterpriseAuthorizationService } from "@aesp/proto/authorization";
 import { RoleService } from "@aesp/proto/role";
+import { BreakGlassService } from "@aesp/proto/break_glass";
 import { EnterpriseAuditService } from "@aesp/proto/audit";
 import { EnterprisePolicyService } from "@aesp/proto/policy";
 import { EnterpriseCostManagementService } from "@aesp/proto/cost";
@@ -49,6 +50,7 @@ import { governanceService } from "./services/governance-service.ts";
 import { policyService } from "./services/policy-service.ts";
 import { authorizationService, roleService } from "./services/authorization-service.ts";
 import { auditService } from "./services/audit-service.ts";
+import { breakGlassService } from "./services/break-glass-service.ts";
 import { EnterpriseError } from "@aesp/core";
 import { toJsonString } from "@bufbuild/protobuf";
 import { EnterpriseErrorSchema } from "@aesp/proto/enterprise";
@@ -157,6 +159,7 @@ export async function startGateway(deps: GatewayDeps, options: GatewayOptions, e
     register(EnterpriseConfigurationService, {});
     register(IdentityProviderService, identityProviderService(deps));
     register(ServiceAccountCredentialService, serviceAccountCredentialService(deps));
+    register(BreakGlassService, breakGlassService(deps));
   };
 
   const contextValues = (req: FastifyRequest) => {

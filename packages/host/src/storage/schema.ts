@@ -14,6 +14,8 @@ import type {
   ArtifactStatus,
   ArtifactType,
   AuditOutcome,
+  BreakGlassReviewStatus,
+  BreakGlassStatus,
   Classification,
   ClientCredentialRecord,
   IdentityProviderKind,
@@ -341,6 +343,28 @@ export interface SchemaMigrationsTable {
 }
 
 /** Every table of the store, keyed by table name. */
+export interface BreakGlassGrantsTable {
+  tenant_id: string;
+  grant_id: string;
+  principal_id: string;
+  justification: string;
+  contracts: JsonColumn;
+  status: BreakGlassStatus;
+  activated_at: number;
+  expires_at: number;
+  closed_at: number | null;
+  closed_by: string;
+  close_reason: string;
+  first_used_at: number | null;
+  review_status: BreakGlassReviewStatus;
+  review_due_at: number;
+  reviewed_by: string | null;
+  reviewed_at: number | null;
+  review_comments: string;
+  review_overdue_alerted_at: number | null;
+  revision: number;
+}
+
 export interface Database {
   schema_migrations: SchemaMigrationsTable;
   tenants: TenantsTable;
@@ -369,4 +393,5 @@ export interface Database {
   one_time_values: OneTimeValuesTable;
   group_role_bindings: GroupRoleBindingsTable;
   tenant_epochs: TenantEpochsTable;
+  break_glass_grants: BreakGlassGrantsTable;
 }

@@ -7,6 +7,7 @@ import type {
   TokenService,
   AuditRecorder,
   Authenticator,
+  BreakGlassService,
   Clock,
   ContractRegistry,
   GovernanceService,
@@ -64,6 +65,7 @@ export interface GatewayDeps {
   readonly enrollment: RuntimeEnrollment;
   readonly runtimes: RuntimeDirectory;
   readonly pipeline: PipelineDeps;
+  readonly breakGlass: BreakGlassService;
   readonly hostInfo: HostInfo;
   /** Details of live runtime connections, for ListRuntimes. */
   readonly describeConnections: (tenantId: string) => ConnectionInfo[];

@@ -19,6 +19,7 @@ import { KyselyRoleStore } from "./roles.ts";
 import { KyselyRuntimeRegistrationStore } from "./runtimes.ts";
 import { KyselySessionStore } from "./sessions.ts";
 import { KyselyTenantEpochStore } from "./tenant-epoch.ts";
+import { KyselyBreakGlassGrantStore } from "./break-glass-grants.ts";
 
 export { policyCursor } from "./policies.ts";
 
@@ -49,5 +50,6 @@ export function createTenantStores(context: StoreContext, tenantId: string): Ten
     groupRoleBindings: new KyselyGroupRoleBindingStore(context, tenantId),
     epoch: new KyselyTenantEpochStore(context, tenantId),
     audit: new KyselyTenantAuditReader(context, tenantId),
+    breakGlass: new KyselyBreakGlassGrantStore(context, tenantId),
   });
 }
