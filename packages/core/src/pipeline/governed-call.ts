@@ -5,7 +5,7 @@ import type { RequestOrigin, SecurityContext } from "../identity/security-contex
 import type { SessionManager } from "../sessions/session-manager.ts";
 import type { ServableContract, TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
 import type { DispatchOutcome, RuntimeConnection, RuntimeDirectory } from "../runtimes/runtime-directory.ts";
-import type { Decision } from "../policy/index.ts";
+import type { Decision, RolloutObserver } from "../policy/index.ts";
 
 /** What the caller asked for, as decoded by a transport. */
 export interface ToolCallRequest {
@@ -38,6 +38,8 @@ export interface PipelineDeps {
   readonly options: InvocationOptions;
   /** Calls in flight per tenant on this Host. */
   readonly tenantInFlight: Map<string, number>;
+  /** Counts what policy rollouts observe (governance/policy-rollouts.ts); absent: nothing is counted. */
+  readonly rollouts?: RolloutObserver;
 }
 
 /**
