@@ -19,6 +19,7 @@ import {
   SignInThrottle,
   TokenService,
   PolicyRegistry,
+  PolicyRollouts,
   RuntimeAdmission,
   RuntimeDirectory,
   RuntimeEnrollment,
@@ -238,12 +239,32 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         certificateValiditySeconds: v["runtimes.certificate_validity_seconds"],
       },
     });
+    const governance = new GovernanceService({ store, clock, ids, audit, tenants, options: { defaultExpirySeconds: v["governance.approval_expiry_seconds"], defaultApprovers: ["role:approver"] } });
+    const rollouts = new PolicyRollouts({
+      store,
+      clock,
+      ids,
+      audit,
+      tenants,
+      governance,
+      alerts,
+      options: { flushEvery: v["policy_rollouts.flush_every"] },
+      onError: (err: unknown) => logger.warn({ err }, "policy rollout counts not stored yet; retrying with the next batch"),
+    });
+    const rolloutFlush = setInterval(() => void rollouts.flush().catch((err: unknown) => logger.warn({ err }, "policy rollout flush failed")), v["policy_rollouts.flush_interval_ms"]);
+    rolloutFlush.unref();
+    // Registered before the audit log's closer runs (closers run in reverse): the last counts and any rollback are audited.
+    closers.push(async () => {
+      clearInterval(rolloutFlush);
+      await rollouts.flush().catch((err: unknown) => logger.warn({ err }, "policy rollout counts lost at shutdown"));
+    });
     const pipeline: PipelineDeps = {
       clock,
       audit,
       sessions,
       tenants,
       runtimes: directory,
+      rollouts,
       tenantInFlight: new Map(),
       options: {
         defaultTimeoutMs: v["invocation.default_timeout_ms"],
@@ -302,7 +323,8 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         tenants,
         sessions,
         contracts: new ContractRegistry({ store, clock, audit, tenants }),
-        governance: new GovernanceService({ store, clock, ids, audit, tenants, options: { defaultExpirySeconds: v["governance.approval_expiry_seconds"], defaultApprovers: ["role:approver"] } }),
+        governance,
+        rollouts,
         policies: new PolicyRegistry({ store, clock, ids, audit }),
         enrollment,
         runtimes: directory,

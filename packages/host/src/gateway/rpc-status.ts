@@ -71,4 +71,9 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuthorizationService/RevokeRole": "implemented",
   "aesp.v1.RoleService/ListRoles": "implemented",
   "aesp.v1.RoleService/GetRole": "implemented",
+  "aesp.v1.EnterprisePolicyService/StartPolicyRollout": "implemented",
+  "aesp.v1.EnterprisePolicyService/GetPolicyRollout": "implemented",
+  "aesp.v1.EnterprisePolicyService/ListPolicyRollouts": "implemented",
+  "aesp.v1.EnterprisePolicyService/PromotePolicyRollout": "implemented",
+  "aesp.v1.EnterprisePolicyService/StopPolicyRollout": "implemented",
 };
