@@ -262,12 +262,17 @@ export class PolicyRollouts implements RolloutObserver {
 
   /** Counts one call (hot path: memory only; the call that fills a batch starts its flush). */
   observe(tenantId: string, rolloutId: string, disagreed: boolean): void {
+    if (this.#count(tenantId, rolloutId, 1, disagreed ? 1 : 0) >= this.#options.flushEvery) this.flush().catch(this.#onError);
+  }
+
+  /** Adds to this Host's pending counts; returns how many calls the rollout has pending. */
+  #count(tenantId: string, rolloutId: string, evaluated: number, disagreements: number): number {
     const key = `${tenantId}\u0000${rolloutId}`;
     let entry = this.#pending.get(key);
     if (entry === undefined) this.#pending.set(key, (entry = { tenantId, rolloutId, evaluated: 0, disagreements: 0 }));
-    entry.evaluated += 1;
-    if (disagreed) entry.disagreements += 1;
-    if (entry.evaluated >= this.#options.flushEvery) this.flush().catch(this.#onError);
+    entry.evaluated += evaluated;
+    entry.disagreements += disagreements;
+    return entry.evaluated;
   }
 
   /** Ends a rollout whose end time has passed (once per rollout on this Host). */
@@ -294,13 +299,21 @@ export class PolicyRollouts implements RolloutObserver {
     if (this.#pending.size === 0) return;
     const batch = [...this.#pending.values()];
     this.#pending = new Map();
-    let failure: unknown = null;
+    let failure: Error | null = null;
     for (const entry of batch) {
+      let totals: PolicyRolloutRecord | null;
       try {
-        const totals = await this.#store.forTenant(entry.tenantId).policyRollouts.addCounts(entry.rolloutId, entry.evaluated, entry.disagreements);
+        totals = await this.#store.forTenant(entry.tenantId).policyRollouts.addCounts(entry.rolloutId, entry.evaluated, entry.disagreements);
+      } catch (error) {
+        // Not stored: keep the counts for the next flush rather than lose them.
+        this.#count(entry.tenantId, entry.rolloutId, entry.evaluated, entry.disagreements);
+        failure ??= asError(error);
+        continue;
+      }
+      try {
         if (totals !== null && shouldRollBack(totals)) await this.#rollBack(totals);
       } catch (error) {
-        failure ??= error;
+        failure ??= asError(error);
       }
     }
     if (failure !== null) throw failure;
@@ -508,6 +521,10 @@ function anotherLive(): EnterpriseError {
 
 function notFound(rolloutId: string): EnterpriseError {
   return new EnterpriseError("NOT_FOUND", { details: { rollout_id: rolloutId.slice(0, 64) } });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function clip(text: string): string {
