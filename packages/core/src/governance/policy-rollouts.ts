@@ -340,16 +340,25 @@ export class PolicyRollouts implements RolloutObserver {
   async #end(tenantId: string, rolloutId: string, status: "STOPPED" | "ROLLED_BACK", by: string, reason: string, origin?: RequestOrigin): Promise<PolicyRolloutRecord | null> {
     const now = this.#clock.now();
     let retired: PolicyRecord | null = null;
-    const ended = await this.#store.transaction(async (tx) => {
-      const stores = tx.forTenant(tenantId);
-      const record = await stores.policyRollouts.get(rolloutId);
-      if (record === null || !isLiveRollout(record)) return null;
-      if (record.mode === "CANARY" && record.status === "RUNNING") retired = await retireVersion(stores, record.policyId, record.candidateVersion, now);
-      if (record.status === "PENDING_APPROVAL") await cancelApproval(stores, record, now);
-      const next = { ...record, status, endedAt: now, endedBy: by, endReason: reason, revision: record.revision + 1 };
-      await stores.policyRollouts.update(next, record.revision);
-      return next;
-    });
+    const ended = await this.#store
+      .transaction(async (tx) => {
+        const stores = tx.forTenant(tenantId);
+        const record = await stores.policyRollouts.get(rolloutId);
+        if (record === null || !isLiveRollout(record)) return null;
+        if (record.mode === "CANARY" && record.status === "RUNNING") retired = await retireVersion(stores, record.policyId, record.candidateVersion, now);
+        if (record.status === "PENDING_APPROVAL") await cancelApproval(stores, record, now);
+        const next = { ...record, status, endedAt: now, endedBy: by, endReason: reason, revision: record.revision + 1 };
+        await stores.policyRollouts.update(next, record.revision);
+        return next;
+      })
+      .catch(async (error: unknown) => {
+        // Another Host (or an operator) ended it between our read and our write: theirs stands.
+        if (!(error instanceof EnterpriseError) || error.code !== "CONFLICT") throw error;
+        const current = await this.#store.forTenant(tenantId).policyRollouts.get(rolloutId);
+        if (current !== null && isLiveRollout(current)) throw error;
+        retired = null;
+        return null;
+      });
     if (ended === null) return null;
     await this.#tenants.refresh(tenantId);
     const type = status === "ROLLED_BACK" ? "policy.rollout_rolled_back" : "policy.rollout_stopped";
