@@ -133,6 +133,7 @@ if (skip) {
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
         { version: 3, name: "authorization" },
+        { version: 5, name: "policy-rollouts" },
       ]);
     });
 
@@ -147,7 +148,7 @@ if (skip) {
         [schema],
       );
       const tenantTables = rows.filter((row) => !PLATFORM_TABLES.has(row.table_name));
-      assert.equal(tenantTables.length, 18);
+      assert.equal(tenantTables.length, 19);
       for (const row of tenantTables) assert.equal(row.column_name, "tenant_id", `${row.table_name}: tenant_id is the first primary-key column`);
     });
 
@@ -168,7 +169,7 @@ if (skip) {
         await first.ping();
         await second.ping();
         const migrations = await adminQuery(`select version from "${concurrentSchema}".schema_migrations order by version`);
-        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }, { version: 3 }]);
+        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 5 }]);
       } finally {
         await first.close();
         await second.close();

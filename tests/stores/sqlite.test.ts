@@ -72,6 +72,7 @@ describe("SQLite specifics", () => {
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
         { version: 3, name: "authorization" },
+        { version: 5, name: "policy-rollouts" },
       ]);
     } finally {
       raw.close();
@@ -90,7 +91,7 @@ describe("SQLite specifics", () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 5 }]);
     } finally {
       raw.close();
     }
@@ -114,6 +115,7 @@ describe("SQLite specifics", () => {
         "identity_providers",
         "join_tokens",
         "policies",
+        "policy_rollouts",
         "principals",
         "refresh_tokens",
         "revoked_tokens",
