@@ -190,6 +190,36 @@ void describe("aesp policy", () => {
     assert.match(missing.stderr, /error NOT_FOUND/);
   });
 
+  void test("rollout start, status, list, promote and stop; a canary points at its approval, and the errors say what is wrong", async () => {
+    assert.match(await ok(["policy", "submit", "deny-long.yaml"]), /Created deny-long version 1 \(DRAFT\)\./);
+    const started = await ok(["policy", "rollout", "start", "deny-long", "--version", "1", "--mode", "shadow", "--min-samples", "50"]);
+    assert.match(started, /policy:\s+deny-long: version 1 against no ACTIVE version/);
+    assert.match(started, /status:\s+RUNNING/);
+    assert.match(started, /rolls back:\s+above a rate of 0\.05 after 50 calls/);
+    const rolloutId = /aesp policy rollout status (rol_\S+)/.exec(started)?.[1] ?? "";
+    assert.notEqual(rolloutId, "");
+    assert.match(await ok(["policy", "rollout", "list", "--status", "RUNNING"]), new RegExp(`${rolloutId}\\s+deny-long\\s+1\\s+-\\s+SHADOW\\s+RUNNING\\s+0\\s+0`));
+    const json = JSON.parse(await ok(["--json", "policy", "rollout", "status", rolloutId])) as { mode: string; status: string; threshold: number };
+    assert.deepEqual([json.mode, json.status, json.threshold], ["SHADOW", "RUNNING", 0.05]);
+    const promote = await aesp(["policy", "rollout", "promote", rolloutId, "--reason", "go"], approver.apiKey);
+    assert.notEqual(promote.code, 0);
+    assert.match(promote.stderr, /error INVALID_STATE_TRANSITION/);
+    assert.match(promote.stderr, /A shadow never acts/);
+    const denied = await aesp(["policy", "rollout", "stop", rolloutId, "--reason", "mine"], agent.apiKey);
+    assert.match(denied.stderr, /error AUTHORIZATION_DENIED/);
+    assert.match(await ok(["policy", "rollout", "stop", rolloutId, "--reason", "seen enough"], approver.apiKey), /status:\s+STOPPED[\s\S]*ended:.*seen enough/);
+
+    const canary = await ok(["policy", "rollout", "start", "deny-long", "--version", "1", "--mode", "canary", "--percent", "10", "--principal", "role:agent"]);
+    assert.match(canary, /status:\s+PENDING_APPROVAL/);
+    assert.match(canary, /cohort:\s+10% of principals; role:agent/);
+    assert.match(canary, /The canary starts once approved by another principal: aesp approval approve apr_\S+/);
+    const canaryId = /rollout:\s+(rol_\S+)/.exec(canary)?.[1] ?? "";
+    assert.match(await ok(["policy", "rollout", "stop", canaryId, "--reason", "not now"], approver.apiKey), /status:\s+STOPPED/);
+    const bad = await aesp(["policy", "rollout", "start", "deny-long", "--version", "1", "--mode", "canary", "--threshold", "2"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--threshold must be a disagreement rate in \(0, 1\]/);
+  });
+
   void test("delete requests the deletion through approval; the policy acts until it is approved", async () => {
     const out = await ok(["policy", "delete", "limit-long-texts", "--reason", "no longer needed"]);
     assert.match(out, /Deletion of limit-long-texts requested as version 3 \(PENDING_APPROVAL\); the policy acts until it is approved\./);

@@ -18,7 +18,7 @@ import { after, before, describe, it } from "node:test";
 import { EnterpriseError } from "@aesp/core";
 import type { ErrorCode } from "@aesp/core";
 import type { Store, TenantStores } from "@aesp/core";
-import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord, PrincipalFilter } from "@aesp/core";
+import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord, PolicyRolloutRecord, PrincipalFilter } from "@aesp/core";
 import {
   apiKeyRecord,
   approvalRecord,
@@ -1775,6 +1775,97 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           }),
         );
         assert.equal(await store.forTenant(tenantId).epoch.current(), 0);
+      });
+    });
+    describe("policy rollouts", () => {
+      const rollout = (tenantId: string, overrides: Partial<PolicyRolloutRecord> = {}): PolicyRolloutRecord => ({
+        tenantId,
+        rolloutId: unique("rol"),
+        policyId: "cap",
+        candidateVersion: 2,
+        baselineVersion: 1,
+        mode: "CANARY",
+        percent: 10,
+        principals: ["svc_alice", "role:beta"],
+        threshold: 0.05,
+        minSamples: 100,
+        endsAt: 1_900_000_000_000,
+        evaluated: 0,
+        disagreements: 0,
+        status: "RUNNING",
+        approvalRequestId: "apr_1",
+        startedBy: "usr_author",
+        createdAt: 1_700_000_000_000,
+        startedAt: 1_700_000_000_001,
+        endedAt: 0,
+        endedBy: "",
+        endReason: "",
+        revision: 0,
+        ...overrides,
+      });
+
+      it("round-trips every field; lists by id with status, policy and cursor filters", async () => {
+        const tenant = store.forTenant(unique("rol"));
+        const first = rollout(tenant.tenantId, { rolloutId: "rol_a", threshold: 0.012345, status: "STOPPED", endedAt: 5, endedBy: "usr_x", endReason: "why" });
+        const second = rollout(tenant.tenantId, { rolloutId: "rol_b", mode: "SHADOW", percent: 0, principals: [], policyId: "other" });
+        await tenant.policyRollouts.create(second);
+        await tenant.policyRollouts.create(first);
+        assert.deepEqual(await tenant.policyRollouts.get("rol_a"), first);
+        assert.equal(await tenant.policyRollouts.get("rol_missing"), null);
+        assert.deepEqual((await tenant.policyRollouts.list({ limit: 10 })).map((r) => r.rolloutId), ["rol_a", "rol_b"]);
+        assert.deepEqual((await tenant.policyRollouts.list({ limit: 10, status: "RUNNING" })).map((r) => r.rolloutId), ["rol_b"]);
+        assert.deepEqual((await tenant.policyRollouts.list({ limit: 10, policyId: "cap" })).map((r) => r.rolloutId), ["rol_a"]);
+        assert.deepEqual((await tenant.policyRollouts.list({ limit: 10, cursor: "rol_a" })).map((r) => r.rolloutId), ["rol_b"]);
+        await assert.rejects(tenant.policyRollouts.create(first), withCode("ALREADY_EXISTS"));
+      });
+
+      it("keeps one live rollout (PENDING_APPROVAL or RUNNING) per tenant; ended ones do not count", async () => {
+        const tenant = store.forTenant(unique("rol"));
+        const live = rollout(tenant.tenantId, { status: "PENDING_APPROVAL" });
+        await tenant.policyRollouts.create(live);
+        await assert.rejects(tenant.policyRollouts.create(rollout(tenant.tenantId)), withCode("ALREADY_EXISTS"));
+        await tenant.policyRollouts.create(rollout(tenant.tenantId, { status: "ROLLED_BACK" }));
+        const neighbour = store.forTenant(unique("rol"));
+        await neighbour.policyRollouts.create(rollout(neighbour.tenantId));
+        await tenant.policyRollouts.update({ ...live, status: "STOPPED" }, 0);
+        await tenant.policyRollouts.create(rollout(tenant.tenantId));
+      });
+
+      it("update replaces all but the counters, with optimistic revisions", async () => {
+        const tenant = store.forTenant(unique("rol"));
+        const record = rollout(tenant.tenantId);
+        await tenant.policyRollouts.create(record);
+        await tenant.policyRollouts.addCounts(record.rolloutId, 7, 2);
+        await tenant.policyRollouts.update({ ...record, status: "PROMOTED", evaluated: 999, endReason: "done" }, 0);
+        const stored = await tenant.policyRollouts.get(record.rolloutId);
+        assert.deepEqual([stored?.status, stored?.evaluated, stored?.disagreements, stored?.endReason, stored?.revision], ["PROMOTED", 7, 2, "done", 1]);
+        await assert.rejects(tenant.policyRollouts.update({ ...record, status: "STOPPED" }, 0), withCode("CONFLICT"));
+        await assert.rejects(tenant.policyRollouts.update({ ...record, rolloutId: "rol_missing" }, 0), withCode("NOT_FOUND"));
+      });
+
+      it("addCounts from two Stores at once counts every increment and returns totals; nothing is added once it ended", async () => {
+        const other = await open();
+        const tenantId = unique("rol");
+        const record = rollout(tenantId);
+        await store.forTenant(tenantId).policyRollouts.create(record);
+        const returned = await Promise.all(Array.from({ length: 10 }, (_, index) => (index % 2 === 0 ? store : other).forTenant(tenantId).policyRollouts.addCounts(record.rolloutId, 3, 1)));
+        assert.deepEqual(returned.map((r) => r?.evaluated).sort((x, y) => (x ?? 0) - (y ?? 0)), [3, 6, 9, 12, 15, 18, 21, 24, 27, 30], "each increment returns its own totals");
+        const totals = await other.forTenant(tenantId).policyRollouts.get(record.rolloutId);
+        assert.deepEqual([totals?.evaluated, totals?.disagreements], [30, 10]);
+        await store.forTenant(tenantId).policyRollouts.update({ ...record, status: "ROLLED_BACK" }, 0);
+        assert.equal(await store.forTenant(tenantId).policyRollouts.addCounts(record.rolloutId, 5, 5), null);
+        assert.equal((await store.forTenant(tenantId).policyRollouts.get(record.rolloutId))?.evaluated, 30);
+      });
+
+      it("tenant isolation: another tenant cannot read, list, count or write a rollout", async () => {
+        const record = rollout(a.tenantId, { status: "STOPPED" });
+        await a.policyRollouts.create(record);
+        assert.equal(await b.policyRollouts.get(record.rolloutId), null);
+        assert.ok(!(await b.policyRollouts.list({ limit: 500 })).some((r) => r.rolloutId === record.rolloutId));
+        assert.equal(await b.policyRollouts.addCounts(record.rolloutId, 1, 1), null);
+        await assert.rejects(b.policyRollouts.create(record), withCode("INVALID_ARGUMENT"));
+        await assert.rejects(b.policyRollouts.update(record, 0), withCode("INVALID_ARGUMENT"));
+        await assert.rejects(b.policyRollouts.update({ ...record, tenantId: b.tenantId }, 0), withCode("NOT_FOUND"));
       });
     });
   });

@@ -112,6 +112,7 @@ describe("SQLite specifics", () => {
         "identity_providers",
         "join_tokens",
         "policies",
+        "policy_rollouts",
         "principals",
         "refresh_tokens",
         "revoked_tokens",

@@ -51,6 +51,10 @@ export type { GovernanceOptions } from "./governance/approvals.ts";
 export { DELETION_PARAMETER, PolicyRegistry, isDeletionVersion, presentedStatus, requestPolicyDeletion } from "./governance/policy-registry.ts";
 export type { PolicyChange, PolicyDraftInput, PolicyEngineResolver, PolicyValidationIssue } from "./governance/policy-registry.ts";
 export { validatePolicyDraft } from "./governance/policy-validation.ts";
+export { PolicyRollouts, ROLLOUT_APPROVAL_KEY, isLiveRollout } from "./governance/policy-rollouts.ts";
+export type { PolicyRolloutInput, PolicyRolloutOptions } from "./governance/policy-rollouts.ts";
+export { cohortBucket, decideWithRollout, disagreementRate, inCohort, shouldRollBack } from "./policy/index.ts";
+export type { RolloutDecision, RolloutObserver, RolloutView } from "./policy/index.ts";
 export { DECISION_INPUT_KEY, MAX_RECORDED_ARGUMENTS, decisionInputOf, recordDecisionInput } from "./governance/decision-record.ts";
 export { MAX_REPLAY_SAMPLES, PolicySimulator, differingPolicies, verdictsOf } from "./governance/policy-simulation.ts";
 export type {

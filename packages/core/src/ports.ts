@@ -29,6 +29,8 @@ import type {
   KeyMaterialRecord,
   KeyPurpose,
   PolicyRecord,
+  PolicyRolloutRecord,
+  PolicyRolloutStatus,
   PrincipalRecord,
   PrincipalStatus,
   PrincipalType,
@@ -207,6 +209,26 @@ export interface PolicyStore {
   update(record: PolicyRecord, expectedRevision: number): Promise<void>;
 }
 
+/**
+ * Staged rollouts of policy versions (see {@link PolicyRolloutRecord}). The counters are written
+ * only by {@link PolicyRolloutStore.addCounts}, never by `update`, so Hosts flushing counts and an
+ * operator ending the rollout never overwrite each other.
+ */
+export interface PolicyRolloutStore {
+  /** @throws EnterpriseError ALREADY_EXISTS (same id, or another rollout of the tenant is PENDING_APPROVAL or RUNNING). */
+  create(record: PolicyRolloutRecord): Promise<void>;
+  get(rolloutId: string): Promise<PolicyRolloutRecord | null>;
+  /** Ordered by rolloutId; cursor is the last rolloutId of the previous page. */
+  list(filter: { status?: PolicyRolloutStatus; policyId?: string; limit: number; cursor?: string }): Promise<PolicyRolloutRecord[]>;
+  /** Replaces everything but the counters. @throws EnterpriseError CONFLICT, NOT_FOUND */
+  update(record: PolicyRolloutRecord, expectedRevision: number): Promise<void>;
+  /**
+   * Adds to the counters of a RUNNING rollout in one atomic statement (concurrent Hosts are all
+   * counted) and returns the record with the new totals; null when it is not RUNNING (nothing added).
+   */
+  addCounts(rolloutId: string, evaluated: number, disagreements: number): Promise<PolicyRolloutRecord | null>;
+}
+
 export interface RoleStore {
   upsert(record: RoleRecord): Promise<void>;
   get(name: string): Promise<RoleRecord | null>;
@@ -305,6 +327,7 @@ export interface TenantStores {
   readonly epoch: TenantEpochStore;
   readonly audit: TenantAuditReader;
   readonly breakGlass: BreakGlassGrantStore;
+  readonly policyRollouts: PolicyRolloutStore;
 }
 
 export interface TenantStore {

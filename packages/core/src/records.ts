@@ -483,3 +483,52 @@ export interface BreakGlassGrantRecord {
   reviewOverdueAlertedAt: number | null;
   revision: number;
 }
+
+/** How a policy rollout evaluates its candidate version: alongside (SHADOW) or acting for a share (CANARY). */
+export type PolicyRolloutMode = "SHADOW" | "CANARY";
+/**
+ * PENDING_APPROVAL: a canary waiting for its governance approval (nothing acts yet);
+ * RUNNING: evaluated on every call; the rest are final.
+ */
+export type PolicyRolloutStatus = "PENDING_APPROVAL" | "RUNNING" | "PROMOTED" | "ROLLED_BACK" | "STOPPED";
+
+/**
+ * A staged rollout of one policy version in one tenant: the candidate is evaluated next to the
+ * baseline (the ACTIVE version) on real calls and disagreements are counted; past the threshold
+ * the rollout rolls back by itself. At most one rollout per tenant is PENDING_APPROVAL or RUNNING.
+ */
+export interface PolicyRolloutRecord {
+  tenantId: string;
+  rolloutId: string;
+  policyId: string;
+  candidateVersion: number;
+  /** The ACTIVE version when the rollout started; 0 for a policy without one. */
+  baselineVersion: number;
+  mode: PolicyRolloutMode;
+  /** Share of principals chosen by a stable hash of their id, 1..100; 0: none by share. */
+  percent: number;
+  /** Chosen principals: ids, or `role:<name>` for every holder of the role. */
+  principals: string[];
+  /** Disagreement rate beyond which the rollout rolls back, in (0, 1]. */
+  threshold: number;
+  /** Evaluations needed before the threshold applies. */
+  minSamples: number;
+  /** Epoch ms after which the rollout ends by itself; 0: never. */
+  endsAt: number;
+  /** Calls on which the policy applied under either version (stored totals across Hosts). */
+  evaluated: number;
+  disagreements: number;
+  status: PolicyRolloutStatus;
+  /** The approval request of a canary; "" for a shadow. */
+  approvalRequestId: string;
+  startedBy: string;
+  createdAt: number;
+  /** When it began running; 0 before. */
+  startedAt: number;
+  /** When it ended; 0 while it has not. */
+  endedAt: number;
+  /** Who ended it ("" for the Host itself). */
+  endedBy: string;
+  endReason: string;
+  revision: number;
+}

@@ -20,6 +20,7 @@ import {
   SignInThrottle,
   TokenService,
   PolicyRegistry,
+  PolicyRollouts,
   RuntimeAdmission,
   RuntimeDirectory,
   RuntimeEnrollment,
@@ -272,12 +273,31 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         defaultApprovers: DEFAULT_APPROVERS,
       },
     });
+    const rollouts = new PolicyRollouts({
+      store,
+      clock,
+      ids,
+      audit,
+      tenants,
+      governance,
+      alerts,
+      options: { flushEvery: v["policy_rollouts.flush_every"] },
+      onError: (err: unknown) => logger.warn({ err }, "policy rollout counts not stored yet; retrying with the next batch"),
+    });
+    const rolloutFlush = setInterval(() => void rollouts.flush().catch((err: unknown) => logger.warn({ err }, "policy rollout flush failed")), v["policy_rollouts.flush_interval_ms"]);
+    rolloutFlush.unref();
+    // Registered before the audit log's closer runs (closers run in reverse): the last counts and any rollback are audited.
+    closers.push(async () => {
+      clearInterval(rolloutFlush);
+      await rollouts.flush().catch((err: unknown) => logger.warn({ err }, "policy rollout counts lost at shutdown"));
+    });
     const pipeline: PipelineDeps = {
       clock,
       audit,
       sessions,
       tenants,
       runtimes: directory,
+      rollouts,
       tenantInFlight: new Map(),
       callApprovals,
       breakGlass,
@@ -339,6 +359,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         sessions,
         contracts: new ContractRegistry({ store, clock, audit, tenants }),
         governance,
+        rollouts,
         policies: new PolicyRegistry({ store, clock, ids, audit }),
         enrollment,
         runtimes: directory,

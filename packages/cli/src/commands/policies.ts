@@ -6,8 +6,8 @@ import { Option } from "commander";
 import type { Command } from "commander";
 import { PolicyDefinitionSchema } from "@aesp/proto/enterprise";
 import type { PolicyDefinition } from "@aesp/proto/enterprise";
-import { PolicyTestCaseSchema } from "@aesp/proto/policy";
-import type { PolicyReplayChange, PolicyTestCase, PolicyTestCaseResult, PolicyValidationIssue } from "@aesp/proto/policy";
+import { PolicyRolloutSchema, PolicyTestCaseSchema } from "@aesp/proto/policy";
+import type { PolicyReplayChange, PolicyRollout, PolicyTestCase, PolicyTestCaseResult, PolicyValidationIssue } from "@aesp/proto/policy";
 import type { AespClient } from "@aesp/client";
 import { formatTime, protoJson } from "../context.ts";
 import type { CliContext } from "../context.ts";
@@ -397,4 +397,148 @@ export function registerPolicyCommands(program: Command, kit: CommandKit): void 
       }),
     );
   kit.example(remove, 'aesp policy delete limit-long-texts --reason "replaced by the payments policy set"');
+
+  registerRolloutCommands(policy, kit);
+}
+
+const rolloutColumns: readonly Column<PolicyRollout>[] = [
+  { header: "ID", value: (r) => r.rolloutId },
+  { header: "POLICY", value: (r) => r.policyId },
+  { header: "CANDIDATE", value: (r) => r.candidateVersion, align: "right" },
+  { header: "BASELINE", value: (r) => (r.baselineVersion === "0" ? "-" : r.baselineVersion), align: "right" },
+  { header: "MODE", value: (r) => r.mode },
+  { header: "STATUS", value: (r) => r.status },
+  { header: "EVALUATED", value: (r) => String(r.evaluated), align: "right" },
+  { header: "DISAGREED", value: (r) => String(r.disagreements), align: "right" },
+];
+
+function cohortOf(r: PolicyRollout): string {
+  const parts = [r.percent > 0 ? `${r.percent}% of principals` : "", r.principals.length > 0 ? r.principals.join(", ") : ""].filter((part) => part !== "");
+  return parts.length === 0 ? "every principal" : parts.join("; ");
+}
+
+function describeRollout(r: PolicyRollout): string {
+  const rate = r.evaluated === 0n ? 0 : Number(r.disagreements) / Number(r.evaluated);
+  return formatFields([
+    ["rollout", r.rolloutId],
+    ["policy", `${r.policyId}: version ${r.candidateVersion} against ${r.baselineVersion === "0" ? "no ACTIVE version" : `version ${r.baselineVersion}`}`],
+    ["mode", r.mode],
+    ["status", r.status],
+    ["cohort", cohortOf(r)],
+    ["counted", `${r.evaluated} calls, ${r.disagreements} disagreements (rate ${rate.toFixed(4)})`],
+    ["rolls back", `above a rate of ${r.threshold} after ${r.minSamples} calls`],
+    ["ends", r.endsAt === 0n ? undefined : formatTime(r.endsAt)],
+    ["approval", r.approvalRequestId === "" ? undefined : r.approvalRequestId],
+    ["started", `${r.startedAt === 0n ? "not yet" : formatTime(r.startedAt)} by ${r.startedBy}`],
+    ["ended", r.endedAt === 0n ? undefined : `${formatTime(r.endedAt)} by ${r.endedBy === "" ? "the Host" : r.endedBy}: ${r.endReason}`],
+  ]).trimEnd();
+}
+
+/** A rate in (0, 1]. */
+function rate(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d*\.?\d+$/.test(value) || !(parsed > 0 && parsed <= 1)) throw usageError("--threshold must be a disagreement rate in (0, 1], e.g. 0.05.");
+  return parsed;
+}
+
+/** `aesp policy rollout …`: staged rollouts (shadow, canary) of a policy version. */
+function registerRolloutCommands(policy: Command, kit: CommandKit): void {
+  const rollout = policy.command("rollout").description("Roll out a policy version in stages: shadow (decided next to the ACTIVE version, never acts) or canary (acts for a share of principals once approved), rolled back by itself past a disagreement threshold.");
+
+  const start = rollout
+    .command("start")
+    .description(
+      "Start a rollout. A shadow starts at once (needs policies:submit). A canary opens an approval request (needs governance:request too) and starts when another principal approves it.",
+    )
+    .argument("<policy-id>", "the policy's id")
+    .requiredOption("--version <n>", "the version to roll out (a DRAFT; a shadow may also use a version awaiting approval)", positiveInteger("--version"))
+    .addOption(new Option("--mode <mode>", "shadow or canary").choices(["shadow", "canary"]).makeOptionMandatory())
+    .option("--percent <n>", "share of principals (stable per principal), 1..100", positiveInteger("--percent"))
+    .option("--principal <id...>", "chosen principals: ids or role:<name>")
+    .option("--threshold <rate>", "disagreement rate that rolls it back (default 0.05)", rate)
+    .option("--min-samples <n>", "calls counted before the threshold applies (default 100)", positiveInteger("--min-samples"))
+    .option("--justification <text>", "why (shown to the approver of a canary)", "")
+    .action(
+      kit.action(async (ctx, policyId: string, options: { version: number; mode: string; percent?: number; principal?: string[]; threshold?: number; minSamples?: number; justification: string }) => {
+        const client = await ctx.client();
+        const response = await client.services.policy.startPolicyRollout({
+          policyId,
+          version: String(options.version),
+          mode: options.mode.toUpperCase(),
+          percent: options.percent ?? 0,
+          principals: options.principal ?? [],
+          threshold: options.threshold ?? 0,
+          minSamples: BigInt(options.minSamples ?? 0),
+          justification: options.justification,
+        });
+        const started = response.rollout;
+        if (started === undefined) throw usageError("The Host returned no rollout.");
+        ctx.message(PolicyRolloutSchema, started, () =>
+          [
+            describeRollout(started),
+            started.status === "PENDING_APPROVAL"
+              ? `The canary starts once approved by another principal: aesp approval approve ${started.approvalRequestId}`
+              : `Follow it with: aesp policy rollout status ${started.rolloutId}`,
+          ].join("\n"),
+        );
+      }),
+    );
+  kit.example(start, "aesp policy rollout start limit-long-texts --version 3 --mode shadow", "aesp policy rollout start limit-long-texts --version 3 --mode canary --percent 10 --threshold 0.02 --min-samples 500");
+
+  const status = rollout
+    .command("status")
+    .description("Show one rollout with its counters (totals across Hosts).")
+    .argument("<rollout-id>", "the rollout's id")
+    .action(
+      kit.action(async (ctx, rolloutId: string) => {
+        const client = await ctx.client();
+        const found = (await client.services.policy.getPolicyRollout({ rolloutId })).rollout;
+        if (found === undefined) throw usageError(`The Host returned no rollout for ${rolloutId}.`);
+        ctx.message(PolicyRolloutSchema, found, () => describeRollout(found));
+      }),
+    );
+  kit.example(status, "aesp policy rollout status rol_0123456789");
+
+  const list = rollout
+    .command("list")
+    .description("List the rollouts of your tenant.")
+    .addOption(new Option("--status <status>", "only rollouts in this status").choices(["PENDING_APPROVAL", "RUNNING", "PROMOTED", "ROLLED_BACK", "STOPPED"]))
+    .option("--policy <policy-id>", "only rollouts of this policy")
+    .option("--limit <n>", "at most this many", positiveInteger("--limit"))
+    .action(
+      kit.action(async (ctx, options: { status?: string; policy?: string; limit?: number }) => {
+        const client = await ctx.client();
+        const rows: PolicyRollout[] = [];
+        let cursor = "";
+        do {
+          const page = await client.services.policy.listPolicyRollouts({ status: options.status ?? "", policyId: options.policy ?? "", cursor, limit: pageSize(options.limit, rows.length) });
+          rows.push(...page.rollouts);
+          cursor = page.nextCursor;
+        } while (cursor !== "" && (options.limit === undefined || rows.length < options.limit));
+        ctx.table(PolicyRolloutSchema, rows.slice(0, options.limit), rolloutColumns);
+      }),
+    );
+  kit.example(list, "aesp policy rollout list --status RUNNING");
+
+  for (const [name, description] of [
+    ["promote", "Make a RUNNING canary's version act for everyone; the baseline is retired (needs governance:adjudicate)."],
+    ["stop", "End a rollout: a canary's version is retired and the baseline alone acts again; a canary awaiting approval has its request cancelled (needs governance:adjudicate)."],
+  ] as const) {
+    const command = rollout
+      .command(name)
+      .description(description)
+      .argument("<rollout-id>", "the rollout's id")
+      .requiredOption("--reason <text>", "why; recorded in audit")
+      .action(
+        kit.action(async (ctx, rolloutId: string, options: { reason: string }) => {
+          const client = await ctx.client();
+          const request = { rolloutId, reason: options.reason };
+          const response = name === "promote" ? await client.services.policy.promotePolicyRollout(request) : await client.services.policy.stopPolicyRollout(request);
+          const ended = response.rollout;
+          if (ended === undefined) throw usageError("The Host returned no rollout.");
+          ctx.message(PolicyRolloutSchema, ended, () => describeRollout(ended));
+        }),
+      );
+    kit.example(command, `aesp policy rollout ${name} rol_0123456789 --reason "${name === "promote" ? "no disagreement in a week" : "unexpected denials"}"`);
+  }
 }

@@ -57,6 +57,9 @@ export const hostConfigSchema = {
   "routing.breaker_failure_threshold": key({ type: "integer", default: 5, min: 1, description: "Consecutive transport failures that open a runtime's circuit." }),
   "routing.breaker_open_ms": key({ type: "integer", default: 5000, min: 10, description: "How long an open circuit refuses before a trial call." }),
 
+  "policy_rollouts.flush_every": key({ type: "integer", default: 100, min: 1, max: 1_000_000, description: "Counted calls of a policy rollout held in memory on one Host before they are added to the stored totals (and the rollback threshold is checked)." }),
+  "policy_rollouts.flush_interval_ms": key({ type: "integer", default: 1000, min: 10, max: 60_000, description: "Longest time counted calls of a policy rollout wait in memory before they are added to the stored totals." }),
+
   "governance.approval_expiry_seconds": key({ type: "integer", default: 604_800, min: 60, description: "Default lifetime of an approval request." }),
   "governance.call_approval_expiry_seconds": key({ type: "integer", default: 3600, min: 60, max: 604_800, description: "How long approvers have to answer a call held by a REQUIRE_APPROVAL policy." }),
   "governance.call_approval_wait_seconds": key({ type: "integer", default: 120, min: 0, max: 3600, description: "Longest a held call waits for the approval (never past the call's own deadline); 0 answers APPROVAL_REQUIRED at once." }),

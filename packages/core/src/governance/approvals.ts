@@ -7,6 +7,8 @@ import { requirePermission } from "../identity/require-permission.ts";
 import { assertTransition } from "../contracts/index.ts";
 import type { TenantDirectory } from "../tenancy/tenant-snapshot.ts";
 import { versionsOf } from "./policy-registry.ts";
+import { assertNoLiveRollout, canaryOfApproval, settleCanary } from "./policy-rollouts.ts";
+import type { AuditInput } from "../audit-recorder.ts";
 
 /** Governance limits, from the `governance` config section. */
 export interface GovernanceOptions {
@@ -18,7 +20,8 @@ export interface GovernanceOptions {
 /** Reads and moves a governed artifact through its lifecycle, inside the caller's transaction. */
 interface ArtifactAccess {
   status(stores: TenantStores, artifactId: string): Promise<ArtifactStatus | null>;
-  move(stores: TenantStores, artifactId: string, to: ArtifactStatus, by: string, at: number): Promise<void>;
+  /** `keepActive`: a canary's activation, which leaves the ACTIVE version in force (policy-rollouts.ts). */
+  move(stores: TenantStores, artifactId: string, to: ArtifactStatus, by: string, at: number, keepActive?: boolean): Promise<void>;
   readonly auditPrefix: string;
   /** Whether a decision changes the tenant's snapshot (and so is followed by `<prefix>.activated|rejected`). */
   readonly changesTenant: boolean;
@@ -46,12 +49,13 @@ const artifacts: Record<ArtifactType, ArtifactAccess> = {
       const [policyId, version] = splitVersioned(id);
       return (await stores.policies.get(policyId, version))?.status ?? null;
     },
-    async move(stores, id, to, _by, at) {
+    async move(stores, id, to, _by, at, keepActive = false) {
       const [policyId, version] = splitVersioned(id);
       const current = await stores.policies.get(policyId, version);
       if (current === null) throw new EnterpriseError("NOT_FOUND");
       assertTransition(current.status, to);
       if (to === "ACTIVE") {
+        if (!keepActive) await assertNoLiveRollout(stores, policyId);
         const versions = await versionsOf(stores, policyId);
         // Approving an older version after a newer one would silently undo the newer change
         // (or a deletion already in force).
@@ -62,8 +66,9 @@ const artifacts: Record<ArtifactType, ArtifactAccess> = {
             details: { policy_id: policyId, version: String(version), active_version: String(newer.version) },
           });
         }
-        // One ACTIVE version per policy: activating a version retires the previous one.
-        for (const other of versions.filter((v) => v.status === "ACTIVE" && v.version < version)) {
+        // One ACTIVE version per policy: activating a version retires the previous one (except a
+        // canary's, which acts next to it until the rollout is promoted or ends).
+        for (const other of keepActive ? [] : versions.filter((v) => v.status === "ACTIVE" && v.version < version)) {
           await stores.policies.update({ ...other, status: "RETIRED", updatedAt: at, revision: other.revision + 1 }, other.revision);
         }
       }
@@ -221,6 +226,8 @@ export class GovernanceService {
         const txStores = tx.forTenant(ctx.tenantId);
         await txStores.approvals.update({ ...request, status: "EXPIRED", revision: request.revision + 1 }, request.revision);
         await access.move(txStores, request.artifactId, "DRAFT", ctx.principalId, now);
+        const canary = await canaryOfApproval(txStores, request).catch(() => null);
+        if (canary !== null) await settleCanary(txStores, canary, false, ctx.principalId, now, "the approval request expired");
       });
       throw new EnterpriseError("INVALID_STATE_TRANSITION", { message: "The approval request has expired; request approval again.", details: { status: "EXPIRED" } });
     }
@@ -233,13 +240,21 @@ export class GovernanceService {
       comments: input.comments.slice(0, 2000),
       revision: request.revision + 1,
     };
+    let canaryEvent: AuditInput | null = null;
     await this.#store.transaction(async (tx) => {
       const txStores = tx.forTenant(ctx.tenantId);
       await txStores.approvals.update(decided, request.revision);
-      await access.move(txStores, request.artifactId, approved ? "ACTIVE" : "REJECTED", ctx.principalId, now);
+      // An approval naming a canary rollout that no longer waits for it can only be rejected.
+      const canary = await canaryOfApproval(txStores, request).catch((error: unknown) => {
+        if (approved) throw error;
+        return null;
+      });
+      await access.move(txStores, request.artifactId, approved ? "ACTIVE" : "REJECTED", ctx.principalId, now, canary !== null);
+      if (canary !== null) canaryEvent = await settleCanary(txStores, canary, approved, ctx.principalId, now, `the approval was rejected: ${input.comments}`.slice(0, 512));
     });
     if (access.changesTenant) await this.#tenants.refresh(ctx.tenantId);
     for (const listener of this.#listeners) listener(ctx.tenantId, decided);
+    if (canaryEvent !== null) await this.#audit.record({ ...(canaryEvent as AuditInput), origin });
     const metadata = { approval_request_id: request.approvalRequestId, requester_id: request.requesterId };
     await Promise.all([
       this.#audit.record({ eventType: approved ? "approval.granted" : "approval.denied", tenantId: ctx.tenantId, principalId: ctx.principalId, resource, action: "adjudicate", outcome: "SUCCESS", origin, metadata }),

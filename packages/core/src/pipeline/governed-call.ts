@@ -5,7 +5,7 @@ import type { RequestOrigin, SecurityContext } from "../identity/security-contex
 import type { SessionManager } from "../sessions/session-manager.ts";
 import type { ServableContract, TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot.ts";
 import type { DispatchOutcome, RuntimeConnection, RuntimeDirectory } from "../runtimes/runtime-directory.ts";
-import type { Decision } from "../policy/index.ts";
+import type { Decision, RolloutObserver } from "../policy/index.ts";
 import type { CallApprovals } from "../governance/call-approvals.ts";
 import type { BreakGlassUseRecorder } from "../governance/break-glass.ts";
 
@@ -44,6 +44,8 @@ export interface PipelineDeps {
   readonly callApprovals: CallApprovals;
   /** Records calls that go on under a break-glass grant; absent: no call ever does. */
   readonly breakGlass?: BreakGlassUseRecorder;
+  /** Counts what policy rollouts observe (governance/policy-rollouts.ts); absent: nothing is counted. */
+  readonly rollouts?: RolloutObserver;
 }
 
 /**

@@ -41,3 +41,14 @@ export {
   type PolicyInput,
   type VariableDoc,
 } from "./variables.ts";
+export {
+  cohortBucket,
+  decideWithRollout,
+  disagreementRate,
+  inCohort,
+  rolloutRecords,
+  shouldRollBack,
+  type RolloutDecision,
+  type RolloutObserver,
+  type RolloutView,
+} from "./rollout.ts";

@@ -4,7 +4,8 @@ import type { BreakGlassGrantRecord, ContractRecord, PrincipalRecord, TenantReco
 import { CompiledContract } from "../contracts/index.ts";
 import { canServe } from "../contracts/index.ts";
 import { RoleGraph } from "../rbac/index.ts";
-import { PolicySet } from "../policy/index.ts";
+import { PolicySet, rolloutRecords } from "../policy/index.ts";
+import type { RolloutView } from "../policy/index.ts";
 
 /** A contract version the Host can serve, with its schemas compiled once. */
 export interface ServableContract {
@@ -28,6 +29,11 @@ export interface TenantSnapshot {
   readonly contracts: ReadonlyMap<string, ReadonlyMap<string, ServableContract>>;
   /** Break-glass grants stored ACTIVE; each use still checks `expiresAt` against the clock. */
   readonly breakGlass: readonly BreakGlassGrantRecord[];
+  /**
+   * The tenant's RUNNING policy rollout, if any (at most one). `policies` then holds the baseline
+   * side (a canary's ACTIVE candidate left out); the candidate side is here.
+   */
+  readonly rollout?: RolloutView | null;
 }
 
 /** The newest servable version of a contract, or the pinned version when given. */
@@ -179,12 +185,13 @@ export class TenantDirectory {
       this.#snapshots.delete(tenantId);
       return null;
     }
-    const [roleRecords, groupBindings, contractRecords, policyRecords, breakGlass] = await Promise.all([
+    const [roleRecords, groupBindings, contractRecords, policyRecords, breakGlass, running] = await Promise.all([
       stores.roles.list(),
       stores.groupRoleBindings.list(),
       listAll((cursor) => stores.contracts.list({ limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (c) => c.contractId),
       listAll((cursor) => stores.policies.list({ status: "ACTIVE", limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (p) => `${p.policyId}`),
       listAll((cursor) => stores.breakGlass.list({ status: "ACTIVE", limit: 500, ...(cursor === undefined ? {} : { cursor }) }), (g) => g.grantId),
+      stores.policyRollouts.list({ status: "RUNNING", limit: 1 }),
     ]);
     const contracts = new Map<string, Map<string, ServableContract>>();
     for (const record of contractRecords) {
@@ -193,14 +200,25 @@ export class TenantDirectory {
       if (versions === undefined) contracts.set(record.definition.name, (versions = new Map<string, ServableContract>()));
       versions.set(record.definition.contractVersion, { record, compiled: CompiledContract.compile(record.definition) });
     }
+    const active = policyRecords.filter((p) => p.status === "ACTIVE" && p.enabled);
+    let policies = active;
+    let rollout: RolloutView | null = null;
+    const runningRollout = running[0];
+    if (runningRollout !== undefined) {
+      const candidate = await stores.policies.get(runningRollout.policyId, runningRollout.candidateVersion);
+      const sides = rolloutRecords(policyRecords, runningRollout, candidate);
+      policies = sides.baseline.filter((p) => p.status === "ACTIVE" && p.enabled);
+      rollout = { record: runningRollout, candidate: PolicySet.build(sides.candidate) };
+    }
     const snapshot: TenantSnapshot = {
       tenant,
       version: ++this.#version,
       epoch,
       roles: RoleGraph.build(roleRecords, groupBindings),
-      policies: PolicySet.build(policyRecords.filter((p) => p.status === "ACTIVE" && p.enabled)),
+      policies: PolicySet.build(policies),
       contracts,
       breakGlass,
+      rollout,
     };
     // Rebuilds of one tenant may finish out of order; an older read never replaces a newer one.
     const current = this.#snapshots.get(tenantId);

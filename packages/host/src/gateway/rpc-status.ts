@@ -75,4 +75,9 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.BreakGlassService/EndBreakGlass": "implemented",
   "aesp.v1.BreakGlassService/ReviewBreakGlass": "implemented",
   "aesp.v1.BreakGlassService/ListBreakGlassGrants": "implemented",
+  "aesp.v1.EnterprisePolicyService/StartPolicyRollout": "implemented",
+  "aesp.v1.EnterprisePolicyService/GetPolicyRollout": "implemented",
+  "aesp.v1.EnterprisePolicyService/ListPolicyRollouts": "implemented",
+  "aesp.v1.EnterprisePolicyService/PromotePolicyRollout": "implemented",
+  "aesp.v1.EnterprisePolicyService/StopPolicyRollout": "implemented",
 };

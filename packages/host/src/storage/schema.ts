@@ -20,6 +20,8 @@ import type {
   ClientCredentialRecord,
   IdentityProviderKind,
   KeyPurpose,
+  PolicyRolloutMode,
+  PolicyRolloutStatus,
   PrincipalStatus,
   PrincipalType,
   TenantStatus,
@@ -336,6 +338,35 @@ export interface TenantEpochsTable {
   epoch: number;
 }
 
+// ------------------------------------------------------------ tenant tables of migration 5
+
+/** A staged rollout of a policy version; counters are only ever incremented in place. */
+export interface PolicyRolloutsTable {
+  tenant_id: string;
+  rollout_id: string;
+  policy_id: string;
+  candidate_version: number;
+  baseline_version: number;
+  mode: PolicyRolloutMode;
+  percent: number;
+  principals: JsonColumn;
+  /** The threshold in parts per million (0.05 → 50000): both dialects hold integers exactly. */
+  threshold_ppm: number;
+  min_samples: number;
+  ends_at: number;
+  evaluated: number;
+  disagreements: number;
+  status: PolicyRolloutStatus;
+  approval_request_id: string;
+  started_by: string;
+  created_at: number;
+  started_at: number;
+  ended_at: number;
+  ended_by: string;
+  end_reason: string;
+  revision: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -394,4 +425,5 @@ export interface Database {
   group_role_bindings: GroupRoleBindingsTable;
   tenant_epochs: TenantEpochsTable;
   break_glass_grants: BreakGlassGrantsTable;
+  policy_rollouts: PolicyRolloutsTable;
 }

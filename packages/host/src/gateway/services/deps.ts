@@ -15,6 +15,7 @@ import type {
   IdentityService,
   PipelineDeps,
   PolicyRegistry,
+  PolicyRollouts,
   RuntimeDirectory,
   RuntimeEnrollment,
   SessionManager,
@@ -62,6 +63,8 @@ export interface GatewayDeps {
   readonly contracts: ContractRegistry;
   readonly governance: GovernanceService;
   readonly policies: PolicyRegistry;
+  /** Staged policy rollouts (shadow, canary). */
+  readonly rollouts: PolicyRollouts;
   readonly enrollment: RuntimeEnrollment;
   readonly runtimes: RuntimeDirectory;
   readonly pipeline: PipelineDeps;

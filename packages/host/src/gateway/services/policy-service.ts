@@ -5,12 +5,19 @@ import type {
   DeletePolicyRequest,
   EvaluatePolicyRequest,
   GetPolicyRequest,
+  GetPolicyRolloutRequest,
   ListPoliciesRequest,
+  ListPolicyRolloutsRequest,
+  PolicyRollout,
+  PromotePolicyRolloutRequest,
+  StartPolicyRolloutRequest,
+  StopPolicyRolloutRequest,
   TestPolicyRequest,
   UpdatePolicyRequest,
   ValidatePolicyRequest,
 } from "@aesp/proto/policy";
 import { EnterpriseError, PolicySimulator, requestPolicyDeletion } from "@aesp/core";
+import type { PolicyRolloutRecord } from "@aesp/core";
 import { callerOf, originOf } from "../context.ts";
 import { msFromWire, policyDraftFromWire, policyIssueToWire, policyReplayChangeToWire, policyToWire, policyVerdictToWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
@@ -21,6 +28,33 @@ function versionFromWire(value: string, field: string): number | undefined {
   if (value === "") return undefined;
   if (!/^\d{1,15}$/.test(value) || Number(value) < 1) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field, expected: "a version number, e.g. 3" } });
   return Number(value);
+}
+
+/** A rollout on the wire (invented message PolicyRollout). */
+function rolloutToWire(r: PolicyRolloutRecord): PolicyRollout {
+  return {
+    $typeName: "aesp.v1.PolicyRollout",
+    rolloutId: r.rolloutId,
+    policyId: r.policyId,
+    candidateVersion: String(r.candidateVersion),
+    baselineVersion: String(r.baselineVersion),
+    mode: r.mode,
+    percent: r.percent,
+    principals: [...r.principals],
+    threshold: r.threshold,
+    minSamples: BigInt(r.minSamples),
+    endsAt: BigInt(r.endsAt),
+    evaluated: BigInt(r.evaluated),
+    disagreements: BigInt(r.disagreements),
+    status: r.status,
+    approvalRequestId: r.approvalRequestId,
+    startedBy: r.startedBy,
+    createdAt: BigInt(r.createdAt),
+    startedAt: BigInt(r.startedAt),
+    endedAt: BigInt(r.endedAt),
+    endedBy: r.endedBy,
+    endReason: r.endReason,
+  };
 }
 
 /**
@@ -111,6 +145,40 @@ export function policyService(deps: GatewayDeps) {
       await assertOwnTenant(deps, ctx, req.tenantId);
       const issues = await deps.policies.validate(callerOf(ctx), policyDraftFromWire(req.policy), req.policy?.policyId ?? "");
       return { valid: !issues.some((issue) => issue.severity === "ERROR"), issues: issues.map(policyIssueToWire) };
+    },
+    async startPolicyRollout(req: StartPolicyRolloutRequest, ctx: HandlerContext) {
+      await assertOwnTenant(deps, ctx, req.tenantId);
+      const version = versionFromWire(req.version, "version");
+      if (version === undefined) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "version", expected: "the version to roll out, e.g. 3" } });
+      const record = await deps.rollouts.start(callerOf(ctx), originOf(ctx), {
+        policyId: req.policyId,
+        version,
+        mode: req.mode,
+        percent: req.percent,
+        principals: req.principals,
+        threshold: req.threshold,
+        minSamples: msFromWire(req.minSamples),
+        endsAt: msFromWire(req.endsAt),
+        justification: req.justification,
+      });
+      return { rollout: rolloutToWire(record) };
+    },
+    async getPolicyRollout(req: GetPolicyRolloutRequest, ctx: HandlerContext) {
+      await assertOwnTenant(deps, ctx, req.tenantId);
+      return { rollout: rolloutToWire(await deps.rollouts.get(callerOf(ctx), req.rolloutId)) };
+    },
+    async listPolicyRollouts(req: ListPolicyRolloutsRequest, ctx: HandlerContext) {
+      await assertOwnTenant(deps, ctx, req.tenantId);
+      const page = await deps.rollouts.list(callerOf(ctx), { status: req.status, policyId: req.policyId, limit: req.limit, cursor: req.cursor });
+      return { rollouts: page.rollouts.map(rolloutToWire), nextCursor: page.nextCursor };
+    },
+    async promotePolicyRollout(req: PromotePolicyRolloutRequest, ctx: HandlerContext) {
+      await assertOwnTenant(deps, ctx, req.tenantId);
+      return { rollout: rolloutToWire(await deps.rollouts.promote(callerOf(ctx), originOf(ctx), req.rolloutId, req.reason)) };
+    },
+    async stopPolicyRollout(req: StopPolicyRolloutRequest, ctx: HandlerContext) {
+      await assertOwnTenant(deps, ctx, req.tenantId);
+      return { rollout: rolloutToWire(await deps.rollouts.stop(callerOf(ctx), originOf(ctx), req.rolloutId, req.reason)) };
     },
   };
 }

@@ -3,6 +3,7 @@ import { initialSchema } from "./0001-initial.ts";
 import { identitySchema } from "./0002-identity.ts";
 import { authorizationSchema } from "./0003-authorization.ts";
 import { breakGlassSchema } from "./0004-break-glass.ts";
+import { policyRolloutsSchema } from "./0005-policy-rollouts.ts";
 import { callApprovalsSchema } from "./0008-call-approvals.ts";
 import type { Migration } from "./migration.ts";
 
@@ -11,4 +12,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, callApprovalsSchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, callApprovalsSchema];

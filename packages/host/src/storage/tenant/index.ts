@@ -12,6 +12,7 @@ import { KyselyGroupRoleBindingStore } from "./group-role-bindings.ts";
 import { KyselyIdentityProviderStore } from "./identity-providers.ts";
 import { KyselyJoinTokenStore } from "./join-tokens.ts";
 import { KyselyPolicyStore } from "./policies.ts";
+import { KyselyPolicyRolloutStore } from "./policy-rollouts.ts";
 import { KyselyPrincipalStore } from "./principals.ts";
 import { KyselyRefreshTokenStore } from "./refresh-tokens.ts";
 import { KyselyRevokedTokenStore } from "./revoked-tokens.ts";
@@ -51,5 +52,6 @@ export function createTenantStores(context: StoreContext, tenantId: string): Ten
     epoch: new KyselyTenantEpochStore(context, tenantId),
     audit: new KyselyTenantAuditReader(context, tenantId),
     breakGlass: new KyselyBreakGlassGrantStore(context, tenantId),
+    policyRollouts: new KyselyPolicyRolloutStore(context, tenantId),
   });
 }

@@ -1243,6 +1243,780 @@ export declare type PolicyValidationIssueJson = {
 export declare const PolicyValidationIssueSchema: GenMessage<PolicyValidationIssue, {jsonType: PolicyValidationIssueJson}>;
 
 /**
+ * Invented: a staged rollout of one policy version.
+ *
+ * @generated from message aesp.v1.PolicyRollout
+ */
+export declare type PolicyRollout = Message<"aesp.v1.PolicyRollout"> & {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+
+  /**
+   * @generated from field: string policy_id = 2;
+   */
+  policyId: string;
+
+  /**
+   * @generated from field: string candidate_version = 3;
+   */
+  candidateVersion: string;
+
+  /**
+   * The ACTIVE version it is compared with; "0" when the policy had none.
+   *
+   * @generated from field: string baseline_version = 4;
+   */
+  baselineVersion: string;
+
+  /**
+   * SHADOW | CANARY.
+   *
+   * @generated from field: string mode = 5;
+   */
+  mode: string;
+
+  /**
+   * Share of principals (stable hash of the principal id), 1..100; 0: none by share.
+   *
+   * @generated from field: uint32 percent = 6;
+   */
+  percent: number;
+
+  /**
+   * Chosen principals: ids or `role:<name>`.
+   *
+   * @generated from field: repeated string principals = 7;
+   */
+  principals: string[];
+
+  /**
+   * Disagreement rate that rolls the rollout back.
+   *
+   * @generated from field: double threshold = 8;
+   */
+  threshold: number;
+
+  /**
+   * @generated from field: uint64 min_samples = 9;
+   */
+  minSamples: bigint;
+
+  /**
+   * Epoch ms after which the rollout ends by itself; 0: never.
+   *
+   * @generated from field: uint64 ends_at = 10;
+   */
+  endsAt: bigint;
+
+  /**
+   * Stored totals across Hosts.
+   *
+   * @generated from field: uint64 evaluated = 11;
+   */
+  evaluated: bigint;
+
+  /**
+   * @generated from field: uint64 disagreements = 12;
+   */
+  disagreements: bigint;
+
+  /**
+   * PENDING_APPROVAL | RUNNING | PROMOTED | ROLLED_BACK | STOPPED.
+   *
+   * @generated from field: string status = 13;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string approval_request_id = 14;
+   */
+  approvalRequestId: string;
+
+  /**
+   * @generated from field: string started_by = 15;
+   */
+  startedBy: string;
+
+  /**
+   * @generated from field: uint64 created_at = 16;
+   */
+  createdAt: bigint;
+
+  /**
+   * @generated from field: uint64 started_at = 17;
+   */
+  startedAt: bigint;
+
+  /**
+   * @generated from field: uint64 ended_at = 18;
+   */
+  endedAt: bigint;
+
+  /**
+   * @generated from field: string ended_by = 19;
+   */
+  endedBy: string;
+
+  /**
+   * @generated from field: string end_reason = 20;
+   */
+  endReason: string;
+};
+
+/**
+ * Invented: a staged rollout of one policy version.
+ *
+ * @generated from message aesp.v1.PolicyRollout
+ */
+export declare type PolicyRolloutJson = {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId?: string;
+
+  /**
+   * @generated from field: string policy_id = 2;
+   */
+  policyId?: string;
+
+  /**
+   * @generated from field: string candidate_version = 3;
+   */
+  candidateVersion?: string;
+
+  /**
+   * The ACTIVE version it is compared with; "0" when the policy had none.
+   *
+   * @generated from field: string baseline_version = 4;
+   */
+  baselineVersion?: string;
+
+  /**
+   * SHADOW | CANARY.
+   *
+   * @generated from field: string mode = 5;
+   */
+  mode?: string;
+
+  /**
+   * Share of principals (stable hash of the principal id), 1..100; 0: none by share.
+   *
+   * @generated from field: uint32 percent = 6;
+   */
+  percent?: number;
+
+  /**
+   * Chosen principals: ids or `role:<name>`.
+   *
+   * @generated from field: repeated string principals = 7;
+   */
+  principals?: string[];
+
+  /**
+   * Disagreement rate that rolls the rollout back.
+   *
+   * @generated from field: double threshold = 8;
+   */
+  threshold?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * @generated from field: uint64 min_samples = 9;
+   */
+  minSamples?: string;
+
+  /**
+   * Epoch ms after which the rollout ends by itself; 0: never.
+   *
+   * @generated from field: uint64 ends_at = 10;
+   */
+  endsAt?: string;
+
+  /**
+   * Stored totals across Hosts.
+   *
+   * @generated from field: uint64 evaluated = 11;
+   */
+  evaluated?: string;
+
+  /**
+   * @generated from field: uint64 disagreements = 12;
+   */
+  disagreements?: string;
+
+  /**
+   * PENDING_APPROVAL | RUNNING | PROMOTED | ROLLED_BACK | STOPPED.
+   *
+   * @generated from field: string status = 13;
+   */
+  status?: string;
+
+  /**
+   * @generated from field: string approval_request_id = 14;
+   */
+  approvalRequestId?: string;
+
+  /**
+   * @generated from field: string started_by = 15;
+   */
+  startedBy?: string;
+
+  /**
+   * @generated from field: uint64 created_at = 16;
+   */
+  createdAt?: string;
+
+  /**
+   * @generated from field: uint64 started_at = 17;
+   */
+  startedAt?: string;
+
+  /**
+   * @generated from field: uint64 ended_at = 18;
+   */
+  endedAt?: string;
+
+  /**
+   * @generated from field: string ended_by = 19;
+   */
+  endedBy?: string;
+
+  /**
+   * @generated from field: string end_reason = 20;
+   */
+  endReason?: string;
+};
+
+/**
+ * Describes the message aesp.v1.PolicyRollout.
+ * Use `create(PolicyRolloutSchema)` to create a new message.
+ */
+export declare const PolicyRolloutSchema: GenMessage<PolicyRollout, {jsonType: PolicyRolloutJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StartPolicyRolloutRequest
+ */
+export declare type StartPolicyRolloutRequest = Message<"aesp.v1.StartPolicyRolloutRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string policy_id = 2;
+   */
+  policyId: string;
+
+  /**
+   * The candidate version.
+   *
+   * @generated from field: string version = 3;
+   */
+  version: string;
+
+  /**
+   * SHADOW | CANARY.
+   *
+   * @generated from field: string mode = 4;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: uint32 percent = 5;
+   */
+  percent: number;
+
+  /**
+   * @generated from field: repeated string principals = 6;
+   */
+  principals: string[];
+
+  /**
+   * 0: 0.05.
+   *
+   * @generated from field: double threshold = 7;
+   */
+  threshold: number;
+
+  /**
+   * 0: 100.
+   *
+   * @generated from field: uint64 min_samples = 8;
+   */
+  minSamples: bigint;
+
+  /**
+   * @generated from field: uint64 ends_at = 9;
+   */
+  endsAt: bigint;
+
+  /**
+   * Shown to the approver of a canary.
+   *
+   * @generated from field: string justification = 10;
+   */
+  justification: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StartPolicyRolloutRequest
+ */
+export declare type StartPolicyRolloutRequestJson = {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId?: string;
+
+  /**
+   * @generated from field: string policy_id = 2;
+   */
+  policyId?: string;
+
+  /**
+   * The candidate version.
+   *
+   * @generated from field: string version = 3;
+   */
+  version?: string;
+
+  /**
+   * SHADOW | CANARY.
+   *
+   * @generated from field: string mode = 4;
+   */
+  mode?: string;
+
+  /**
+   * @generated from field: uint32 percent = 5;
+   */
+  percent?: number;
+
+  /**
+   * @generated from field: repeated string principals = 6;
+   */
+  principals?: string[];
+
+  /**
+   * 0: 0.05.
+   *
+   * @generated from field: double threshold = 7;
+   */
+  threshold?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * 0: 100.
+   *
+   * @generated from field: uint64 min_samples = 8;
+   */
+  minSamples?: string;
+
+  /**
+   * @generated from field: uint64 ends_at = 9;
+   */
+  endsAt?: string;
+
+  /**
+   * Shown to the approver of a canary.
+   *
+   * @generated from field: string justification = 10;
+   */
+  justification?: string;
+};
+
+/**
+ * Describes the message aesp.v1.StartPolicyRolloutRequest.
+ * Use `create(StartPolicyRolloutRequestSchema)` to create a new message.
+ */
+export declare const StartPolicyRolloutRequestSchema: GenMessage<StartPolicyRolloutRequest, {jsonType: StartPolicyRolloutRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StartPolicyRolloutResponse
+ */
+export declare type StartPolicyRolloutResponse = Message<"aesp.v1.StartPolicyRolloutResponse"> & {
+  /**
+   * RUNNING for a shadow; PENDING_APPROVAL for a canary (approval_request_id names its request).
+   *
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRollout | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StartPolicyRolloutResponse
+ */
+export declare type StartPolicyRolloutResponseJson = {
+  /**
+   * RUNNING for a shadow; PENDING_APPROVAL for a canary (approval_request_id names its request).
+   *
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRolloutJson;
+};
+
+/**
+ * Describes the message aesp.v1.StartPolicyRolloutResponse.
+ * Use `create(StartPolicyRolloutResponseSchema)` to create a new message.
+ */
+export declare const StartPolicyRolloutResponseSchema: GenMessage<StartPolicyRolloutResponse, {jsonType: StartPolicyRolloutResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetPolicyRolloutRequest
+ */
+export declare type GetPolicyRolloutRequest = Message<"aesp.v1.GetPolicyRolloutRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string rollout_id = 2;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetPolicyRolloutRequest
+ */
+export declare type GetPolicyRolloutRequestJson = {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId?: string;
+
+  /**
+   * @generated from field: string rollout_id = 2;
+   */
+  rolloutId?: string;
+};
+
+/**
+ * Describes the message aesp.v1.GetPolicyRolloutRequest.
+ * Use `create(GetPolicyRolloutRequestSchema)` to create a new message.
+ */
+export declare const GetPolicyRolloutRequestSchema: GenMessage<GetPolicyRolloutRequest, {jsonType: GetPolicyRolloutRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetPolicyRolloutResponse
+ */
+export declare type GetPolicyRolloutResponse = Message<"aesp.v1.GetPolicyRolloutResponse"> & {
+  /**
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRollout | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetPolicyRolloutResponse
+ */
+export declare type GetPolicyRolloutResponseJson = {
+  /**
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRolloutJson;
+};
+
+/**
+ * Describes the message aesp.v1.GetPolicyRolloutResponse.
+ * Use `create(GetPolicyRolloutResponseSchema)` to create a new message.
+ */
+export declare const GetPolicyRolloutResponseSchema: GenMessage<GetPolicyRolloutResponse, {jsonType: GetPolicyRolloutResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListPolicyRolloutsRequest
+ */
+export declare type ListPolicyRolloutsRequest = Message<"aesp.v1.ListPolicyRolloutsRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Empty: every status.
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * Empty: every policy.
+   *
+   * @generated from field: string policy_id = 3;
+   */
+  policyId: string;
+
+  /**
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: string cursor = 5;
+   */
+  cursor: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListPolicyRolloutsRequest
+ */
+export declare type ListPolicyRolloutsRequestJson = {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId?: string;
+
+  /**
+   * Empty: every status.
+   *
+   * @generated from field: string status = 2;
+   */
+  status?: string;
+
+  /**
+   * Empty: every policy.
+   *
+   * @generated from field: string policy_id = 3;
+   */
+  policyId?: string;
+
+  /**
+   * @generated from field: uint32 limit = 4;
+   */
+  limit?: number;
+
+  /**
+   * @generated from field: string cursor = 5;
+   */
+  cursor?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ListPolicyRolloutsRequest.
+ * Use `create(ListPolicyRolloutsRequestSchema)` to create a new message.
+ */
+export declare const ListPolicyRolloutsRequestSchema: GenMessage<ListPolicyRolloutsRequest, {jsonType: ListPolicyRolloutsRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListPolicyRolloutsResponse
+ */
+export declare type ListPolicyRolloutsResponse = Message<"aesp.v1.ListPolicyRolloutsResponse"> & {
+  /**
+   * @generated from field: repeated aesp.v1.PolicyRollout rollouts = 1;
+   */
+  rollouts: PolicyRollout[];
+
+  /**
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListPolicyRolloutsResponse
+ */
+export declare type ListPolicyRolloutsResponseJson = {
+  /**
+   * @generated from field: repeated aesp.v1.PolicyRollout rollouts = 1;
+   */
+  rollouts?: PolicyRolloutJson[];
+
+  /**
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ListPolicyRolloutsResponse.
+ * Use `create(ListPolicyRolloutsResponseSchema)` to create a new message.
+ */
+export declare const ListPolicyRolloutsResponseSchema: GenMessage<ListPolicyRolloutsResponse, {jsonType: ListPolicyRolloutsResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PromotePolicyRolloutRequest
+ */
+export declare type PromotePolicyRolloutRequest = Message<"aesp.v1.PromotePolicyRolloutRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string rollout_id = 2;
+   */
+  rolloutId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PromotePolicyRolloutRequest
+ */
+export declare type PromotePolicyRolloutRequestJson = {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId?: string;
+
+  /**
+   * @generated from field: string rollout_id = 2;
+   */
+  rolloutId?: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message aesp.v1.PromotePolicyRolloutRequest.
+ * Use `create(PromotePolicyRolloutRequestSchema)` to create a new message.
+ */
+export declare const PromotePolicyRolloutRequestSchema: GenMessage<PromotePolicyRolloutRequest, {jsonType: PromotePolicyRolloutRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PromotePolicyRolloutResponse
+ */
+export declare type PromotePolicyRolloutResponse = Message<"aesp.v1.PromotePolicyRolloutResponse"> & {
+  /**
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRollout | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PromotePolicyRolloutResponse
+ */
+export declare type PromotePolicyRolloutResponseJson = {
+  /**
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRolloutJson;
+};
+
+/**
+ * Describes the message aesp.v1.PromotePolicyRolloutResponse.
+ * Use `create(PromotePolicyRolloutResponseSchema)` to create a new message.
+ */
+export declare const PromotePolicyRolloutResponseSchema: GenMessage<PromotePolicyRolloutResponse, {jsonType: PromotePolicyRolloutResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StopPolicyRolloutRequest
+ */
+export declare type StopPolicyRolloutRequest = Message<"aesp.v1.StopPolicyRolloutRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * @generated from field: string rollout_id = 2;
+   */
+  rolloutId: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StopPolicyRolloutRequest
+ */
+export declare type StopPolicyRolloutRequestJson = {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId?: string;
+
+  /**
+   * @generated from field: string rollout_id = 2;
+   */
+  rolloutId?: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message aesp.v1.StopPolicyRolloutRequest.
+ * Use `create(StopPolicyRolloutRequestSchema)` to create a new message.
+ */
+export declare const StopPolicyRolloutRequestSchema: GenMessage<StopPolicyRolloutRequest, {jsonType: StopPolicyRolloutRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StopPolicyRolloutResponse
+ */
+export declare type StopPolicyRolloutResponse = Message<"aesp.v1.StopPolicyRolloutResponse"> & {
+  /**
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRollout | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.StopPolicyRolloutResponse
+ */
+export declare type StopPolicyRolloutResponseJson = {
+  /**
+   * @generated from field: aesp.v1.PolicyRollout rollout = 1;
+   */
+  rollout?: PolicyRolloutJson;
+};
+
+/**
+ * Describes the message aesp.v1.StopPolicyRolloutResponse.
+ * Use `create(StopPolicyRolloutResponseSchema)` to create a new message.
+ */
+export declare const StopPolicyRolloutResponseSchema: GenMessage<StopPolicyRolloutResponse, {jsonType: StopPolicyRolloutResponseJson}>;
+
+/**
  * Policy lifecycle and evaluation, scoped to the caller's tenant.
  *
  * @generated from service aesp.v1.EnterprisePolicyService
@@ -1324,6 +2098,59 @@ export declare const EnterprisePolicyService: GenService<{
     methodKind: "unary";
     input: typeof ValidatePolicyRequestSchema;
     output: typeof ValidatePolicyResponseSchema;
+  },
+  /**
+   * Invented (no seed defines staged rollouts): a SHADOW decides a stored version next to the
+   * ACTIVE one on every call and never acts; a CANARY opens a governance approval and, once
+   * approved, acts for a cohort. Both count disagreements and roll back by themselves past a
+   * threshold. See docs/guides/policies.md.
+   *
+   * @generated from rpc aesp.v1.EnterprisePolicyService.StartPolicyRollout
+   */
+  startPolicyRollout: {
+    methodKind: "unary";
+    input: typeof StartPolicyRolloutRequestSchema;
+    output: typeof StartPolicyRolloutResponseSchema;
+  },
+  /**
+   * Invented: one rollout with its stored counters.
+   *
+   * @generated from rpc aesp.v1.EnterprisePolicyService.GetPolicyRollout
+   */
+  getPolicyRollout: {
+    methodKind: "unary";
+    input: typeof GetPolicyRolloutRequestSchema;
+    output: typeof GetPolicyRolloutResponseSchema;
+  },
+  /**
+   * Invented: the tenant's rollouts, in id order.
+   *
+   * @generated from rpc aesp.v1.EnterprisePolicyService.ListPolicyRollouts
+   */
+  listPolicyRollouts: {
+    methodKind: "unary";
+    input: typeof ListPolicyRolloutsRequestSchema;
+    output: typeof ListPolicyRolloutsResponseSchema;
+  },
+  /**
+   * Invented: a RUNNING canary's candidate acts for everyone; the baseline is retired.
+   *
+   * @generated from rpc aesp.v1.EnterprisePolicyService.PromotePolicyRollout
+   */
+  promotePolicyRollout: {
+    methodKind: "unary";
+    input: typeof PromotePolicyRolloutRequestSchema;
+    output: typeof PromotePolicyRolloutResponseSchema;
+  },
+  /**
+   * Invented: ends a rollout; a canary's candidate is retired and the baseline alone acts again.
+   *
+   * @generated from rpc aesp.v1.EnterprisePolicyService.StopPolicyRollout
+   */
+  stopPolicyRollout: {
+    methodKind: "unary";
+    input: typeof StopPolicyRolloutRequestSchema;
+    output: typeof StopPolicyRolloutResponseSchema;
   },
 }>;
 
