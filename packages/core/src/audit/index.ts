@@ -58,6 +58,9 @@ export {
 } from "./merkle.ts";
 export type { CompactRangeState } from "./merkle.ts";
 
+export { completedNodes, consistencyProofFromNodes, frontierNodes, inclusionProofFromNodes, rootFromNodes, treeNodePosition } from "./tree-nodes.ts";
+export type { TreeNode, TreeNodeHash, TreeNodeReader } from "./tree-nodes.ts";
+
 export { REDACTED, SENSITIVE_METADATA_KEY, redactArguments, redactMetadata, schemaHasSecrets } from "./redact.ts";
 
 export { AuditLogVerifier, verifyAuditLog } from "./verify.ts";

@@ -334,6 +334,13 @@ export interface TenantEpochsTable {
   epoch: number;
 }
 
+/** A perfect Merkle subtree of the audit log (migration 6), by in-order position. */
+export interface AuditTreeNodesTable {
+  position: number;
+  /** Hex SHA-256. */
+  hash: string;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -369,4 +376,5 @@ export interface Database {
   one_time_values: OneTimeValuesTable;
   group_role_bindings: GroupRoleBindingsTable;
   tenant_epochs: TenantEpochsTable;
+  audit_tree_nodes: AuditTreeNodesTable;
 }
