@@ -32,6 +32,7 @@ const PLATFORM_TABLES = new Set([
   "audit_events",
   "audit_head",
   "audit_checkpoints",
+  "audit_tree_nodes",
   "sign_in_throttle",
   "one_time_values",
 ]);
@@ -72,6 +73,7 @@ describe("SQLite specifics", () => {
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
         { version: 3, name: "authorization" },
+        { version: 6, name: "audit-search" },
       ]);
     } finally {
       raw.close();
@@ -90,7 +92,7 @@ describe("SQLite specifics", () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 6 }]);
     } finally {
       raw.close();
     }

@@ -61,6 +61,9 @@ export type { CompactRangeState } from "./merkle.ts";
 export { completedNodes, consistencyProofFromNodes, frontierNodes, inclusionProofFromNodes, rootFromNodes, treeNodePosition } from "./tree-nodes.ts";
 export type { TreeNode, TreeNodeHash, TreeNodeReader } from "./tree-nodes.ts";
 
+export { AuditProofs, MAX_CHECKPOINT_PAGE } from "./proofs.ts";
+export type { AuditProofsDeps, ConsistencyProofResult, InclusionProofRequest, InclusionProofResult } from "./proofs.ts";
+
 export { REDACTED, SENSITIVE_METADATA_KEY, redactArguments, redactMetadata, schemaHasSecrets } from "./redact.ts";
 
 export { AuditLogVerifier, verifyAuditLog } from "./verify.ts";

@@ -71,4 +71,11 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuthorizationService/RevokeRole": "implemented",
   "aesp.v1.RoleService/ListRoles": "implemented",
   "aesp.v1.RoleService/GetRole": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetAuditStatistics": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetInclusionProof": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetConsistencyProof": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetCheckpoint": "implemented",
+  "aesp.v1.EnterpriseAuditService/ListCheckpoints": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetAuditVerifierKeys": "implemented",
+  "aesp.v1.EnterpriseAuditService/RotateAuditSigningKey": "implemented",
 };
