@@ -64,6 +64,9 @@ export type { TreeNode, TreeNodeHash, TreeNodeReader } from "./tree-nodes.ts";
 export { AuditProofs, MAX_CHECKPOINT_PAGE } from "./proofs.ts";
 export type { AuditProofsDeps, ConsistencyProofResult, InclusionProofRequest, InclusionProofResult } from "./proofs.ts";
 
+export { verifyServedConsistency, verifyServedInclusion } from "./verify-proof.ts";
+export type { ProofVerification, ServedInclusion } from "./verify-proof.ts";
+
 export { REDACTED, SENSITIVE_METADATA_KEY, redactArguments, redactMetadata, schemaHasSecrets } from "./redact.ts";
 
 export { AuditLogVerifier, verifyAuditLog } from "./verify.ts";
