@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchAudit } from "./lib/audit-throughput.ts";
+import { benchAuditProofs } from "./lib/audit-proofs.ts";
 import { benchAuthorization } from "./lib/authorization.ts";
 import { killAllChildren } from "./lib/children.ts";
 import { benchGovernedVsDirect } from "./lib/governed-vs-direct.ts";
@@ -31,8 +32,8 @@ import { collectTargets, formatSummary } from "./lib/summary.ts";
 import type { BenchResults, Section } from "./lib/summary.ts";
 
 type Mode = "quick" | "full";
-type SectionName = "governed" | "idle" | "audit" | "authorization";
-const sectionNames: readonly SectionName[] = ["governed", "idle", "audit", "authorization"];
+type SectionName = "governed" | "idle" | "audit" | "authorization" | "proofs";
+const sectionNames: readonly SectionName[] = ["governed", "idle", "audit", "authorization", "proofs"];
 
 /** Sizes per mode. Quick keeps every figure but at sizes that fit in about a minute. */
 const plans = {
@@ -51,6 +52,7 @@ const plans = {
     idle: { targets: [1_000], holdMs: 1_500, concurrency: 64 },
     audit: { events: 20_000, concurrency: 1_000, rawEvents: 20_000, rawBatchSize: 1_000, verifyEvents: 100_000 },
     authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 20_000, cedarIterations: 5_000, worstCasePolicies: 0 },
+    proofs: { sizes: [10_000, 100_000], proofs: 2_000 },
   },
   full: {
     watchdogMs: 1_200_000,
@@ -68,6 +70,7 @@ const plans = {
     idle: { targets: [1_000, 10_000], holdMs: 12_000, concurrency: 64 },
     audit: { events: 50_000, concurrency: 1_000, rawEvents: 50_000, rawBatchSize: 1_000, verifyEvents: 1_000_000 },
     authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 100_000, cedarIterations: 20_000, worstCasePolicies: 1_000 },
+    proofs: { sizes: [10_000, 100_000, 1_000_000], proofs: 10_000 },
   },
 } as const;
 
@@ -205,7 +208,9 @@ async function main(): Promise<number> {
   const audit = await section("audit", commandLine.only, () => benchAudit({ ...plan.audit, postgresUrl, log }));
   partial = { ...partial, audit };
   const authorization = await section("authorization", commandLine.only, async () => benchAuthorization({ ...plan.authorization, log }));
-  const results: BenchResults = { governed_vs_direct: governed, idle_runtime_connections: idle, audit, authorization };
+  partial = { ...partial, authorization };
+  const auditProofs = await section("proofs", commandLine.only, () => benchAuditProofs({ ...plan.proofs, log }));
+  const results: BenchResults = { governed_vs_direct: governed, idle_runtime_connections: idle, audit, authorization, audit_proofs: auditProofs };
 
   const report = envelope(results, true);
   await write(report);
@@ -213,7 +218,7 @@ async function main(): Promise<number> {
   const heading = `AESP Host benchmark (${commandLine.mode}) — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${process.version}, ${report.finished_at}, ${report.duration.value} s, load average ${report.load_average.before.join("/")} → ${report.load_average.after.join("/")}`;
   process.stdout.write(`${formatSummary(results, report.targets, heading)}\n\nResults: ${path.join(resultsDir, "latest.json")}\n`);
   const auditPartsFailed = "group_commit" in audit && [...audit.group_commit, ...audit.raw_store_appends].some((part) => "error" in part);
-  return [governed, idle, audit, authorization].some((s) => "error" in s) || auditPartsFailed ? 1 : 0;
+  return [governed, idle, audit, authorization, auditProofs].some((s) => "error" in s) || auditPartsFailed ? 1 : 0;
 }
 
 process.on("unhandledRejection", (reason) => log(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`));

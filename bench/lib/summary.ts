@@ -4,6 +4,7 @@
  */
 import type { AuditReport } from "./audit-throughput.ts";
 import type { AuthorizationReport } from "./authorization.ts";
+import type { AuditProofsReport } from "./audit-proofs.ts";
 import type { Figure, TargetCheck, TargetedFigure } from "./figures.ts";
 import type { GovernedVsDirectReport } from "./governed-vs-direct.ts";
 import type { IdleConnectionsReport } from "./idle-connections.ts";
@@ -17,6 +18,8 @@ export interface BenchResults {
   readonly idle_runtime_connections: Section<IdleConnectionsReport>;
   readonly audit: Section<AuditReport>;
   readonly authorization: Section<AuthorizationReport>;
+  /** Absent from runs made before it existed. */
+  readonly audit_proofs?: Section<AuditProofsReport>;
 }
 
 function ran<T extends object>(section: Section<T>): section is T {
@@ -143,6 +146,16 @@ export function formatSummary(results: BenchResults, checks: readonly TargetChec
       lines.push(row([String(level.policies), String(level.applicable_per_decision), num(level.cel.p50), num(level.cel.p99), num(level.cedar.p50), num(level.cedar.p99), num(level.p99_ratio), level.decisions_agree ? "yes" : "NO"]));
     }
   } else lines.push(`  not measured: ${reason(authorization)}`);
+
+  if (results.audit_proofs !== undefined) {
+    lines.push("", "Audit inclusion proofs, SQLite (µs)");
+    const proofs = results.audit_proofs;
+    if (ran(proofs)) {
+      lines.push(row(["events", "p50", "p99", "mean", "nodes"]));
+      for (const level of proofs.levels) lines.push(row([String(level.events), num(level.p50), num(level.p99), num(level.mean), String(level.proof_nodes_mean)]));
+      if (proofs.levels.some((level) => !level.all_verified)) lines.push("  SOME PROOFS DID NOT VERIFY");
+    } else lines.push(`  not measured: ${reason(proofs)}`);
+  }
 
   lines.push("", "Targets (BRIEF §9; reported, never enforced)");
   for (const check of checks) {

@@ -14,11 +14,13 @@
  * and error hygiene (no SQL or driver text in messages).
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { EnterpriseError } from "@aesp/core";
 import type { ErrorCode } from "@aesp/core";
 import type { Store, TenantStores } from "@aesp/core";
 import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord, PolicyRolloutRecord, PrincipalFilter } from "@aesp/core";
+import { consistencyProof, consistencyProofFromNodes, inclusionProof, inclusionProofFromNodes, merkleRoot, rootFromNodes } from "@aesp/core/audit";
 import {
   apiKeyRecord,
   approvalRecord,
@@ -370,6 +372,75 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         }
         assert.deepEqual(pages.flat(), byTenantA);
         assert.ok(pages.every((page) => page.length <= 3));
+      });
+    });
+
+    describe("audit proofs and search", () => {
+      const hasher = { sha256: (data: Uint8Array) => new Uint8Array(createHash("sha256").update(data).digest()) };
+      const hex = (values: readonly Uint8Array[]) => values.map((value) => Buffer.from(value).toString("hex"));
+
+      it("serves perfect-subtree hashes from which proofs equal merkle.ts's, at every size it was checked", async () => {
+        // Grow the log across several 16-leaf boundaries in uneven batches, so nodes span batches.
+        for (const count of [1, 15, 3, 33, 7, 64, 2]) {
+          const drafts = Array.from({ length: count }, () => auditDraft({ tenantId: "acme" }));
+          await store.platform.auditLog.append(drafts, chainLink(drafts));
+        }
+        const records = await assertWholeChain(store);
+        const leaves = records.map((record) => new Uint8Array(Buffer.from(record.leafHash, "hex")));
+        const read = (nodes: readonly { level: number; index: number }[]) => store.platform.auditProofs.nodeHashes(nodes);
+        const sizes = [1, 2, 15, 16, 17, 31, 32, 33, 100, records.length - 1, records.length];
+        for (const size of sizes) {
+          assert.equal(Buffer.from(await rootFromNodes(size, read, hasher)).toString("hex"), Buffer.from(merkleRoot(leaves.slice(0, size), hasher)).toString("hex"), `root ${size}`);
+          for (const index of [0, Math.floor(size / 2), size - 1]) {
+            assert.deepEqual(hex(await inclusionProofFromNodes(index, size, read, hasher)), hex(inclusionProof(leaves, index, size, hasher)), `inclusion ${index}/${size}`);
+          }
+          const old = Math.max(1, Math.floor(size / 3));
+          assert.deepEqual(hex(await consistencyProofFromNodes(old, size, read, hasher)), hex(consistencyProof(leaves, old, size, hasher)), `consistency ${old}->${size}`);
+        }
+        await assert.rejects(read([{ level: 20, index: 5 }]), withCode("AUDIT_UNAVAILABLE"), "a node beyond the log is missing, not invented");
+      });
+
+      it("finds a record by event id, any tenant; null for an unknown id", async () => {
+        const draft = auditDraft({ tenantId: "globex" });
+        const [written] = await store.platform.auditLog.append([draft], chainLink([draft]));
+        assert.deepEqual(await store.platform.auditProofs.recordByEventId(draft.eventId), written);
+        assert.equal(await store.platform.auditProofs.recordByEventId("evt_nope"), null);
+      });
+
+      it("reads checkpoints by exact size and in ascending pages", async () => {
+        const checkpoint = (treeSize: number) => ({ treeSize, rootHash: "33".repeat(32), chainHash: "44".repeat(32), signedNote: `n${treeSize}\n`, keyId: "k", createdAt: treeSize });
+        for (const size of [2_000_005, 2_000_001, 2_000_003]) await store.platform.auditLog.saveCheckpoint(checkpoint(size));
+        assert.deepEqual(await store.platform.auditProofs.checkpointAt(2_000_003), checkpoint(2_000_003));
+        assert.equal(await store.platform.auditProofs.checkpointAt(2_000_002), null);
+        assert.deepEqual(await store.platform.auditProofs.checkpointPage(2_000_000, 2), [checkpoint(2_000_001), checkpoint(2_000_003)]);
+        assert.deepEqual(await store.platform.auditProofs.checkpointPage(2_000_003, 10), [checkpoint(2_000_005)]);
+      });
+
+      it("filters by outcome, resource, session, action and metadata; counts by type, outcome and day", async () => {
+        const tenant = store.forTenant(unique("audit_s"));
+        const other = unique("audit_t");
+        const day = 86_400_000;
+        const drafts = [
+          auditDraft({ tenantId: tenant.tenantId, timestampMs: 10 * day + 5, outcome: "DENIED", resource: "contract:c1", metadata: { reason: "policy", k: "v" } }),
+          auditDraft({ tenantId: tenant.tenantId, timestampMs: 10 * day + 9, outcome: "SUCCESS", resource: "contract:c2", sessionId: "ses_x", action: "read" }),
+          auditDraft({ tenantId: tenant.tenantId, timestampMs: 11 * day + 1, outcome: "SUCCESS", eventType: "session.created", resource: "contract:c1", metadata: { reason: "other" } }),
+          auditDraft({ tenantId: other, timestampMs: 10 * day + 6, outcome: "DENIED", resource: "contract:c1", metadata: { reason: "policy" } }),
+        ];
+        const written = await store.platform.auditLog.append(drafts, chainLink(drafts));
+        const ids = (records: readonly AuditRecord[]) => records.map((record) => record.eventId);
+        assert.deepEqual(ids(await tenant.audit.query({ outcome: "DENIED", limit: 10 })), [drafts[0]!.eventId]);
+        assert.deepEqual(ids(await tenant.audit.query({ resource: "contract:c1", limit: 10 })), [drafts[0]!.eventId, drafts[2]!.eventId]);
+        assert.deepEqual(ids(await tenant.audit.query({ sessionId: "ses_x", action: "read", limit: 10 })), [drafts[1]!.eventId]);
+        assert.deepEqual(ids(await tenant.audit.query({ metadata: { reason: "policy" }, limit: 10 })), [drafts[0]!.eventId], "metadata filters stay in the tenant");
+        assert.deepEqual(ids(await tenant.audit.query({ metadata: { reason: "policy", k: "nope" }, limit: 10 })), []);
+        await assert.rejects(tenant.audit.query({ metadata: { "a'b": "x" }, limit: 10 }), withCode("INVALID_ARGUMENT"));
+        const everyone = await store.platform.auditProofs.queryAllTenants({ resource: "contract:c1", outcome: "DENIED", afterSeq: written[0]!.seq - 1, limit: 10 });
+        assert.deepEqual(ids(everyone), [drafts[0]!.eventId, drafts[3]!.eventId], "the platform reader crosses tenants");
+        assert.deepEqual(ids(await store.platform.auditProofs.queryAllTenants({ tenantId: other, afterSeq: written[0]!.seq - 1, limit: 10 })), [drafts[3]!.eventId]);
+        const rows = await tenant.audit.statistics(0, 12 * day);
+        const sorted = rows.map((row) => `${row.day}/${row.eventType}/${row.outcome}/${row.count}`).sort();
+        assert.deepEqual(sorted, ["10/tool.invoked/DENIED/1", "10/tool.invoked/SUCCESS/1", "11/session.created/SUCCESS/1"]);
+        assert.deepEqual(await tenant.audit.statistics(11 * day + 2, 12 * day), [], "the range is half-open and applied");
       });
     });
 

@@ -33,6 +33,7 @@ const PLATFORM_TABLES = new Set([
   "audit_events",
   "audit_head",
   "audit_checkpoints",
+  "audit_tree_nodes",
   "sign_in_throttle",
   "one_time_values",
 ]);

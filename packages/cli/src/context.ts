@@ -45,7 +45,38 @@ export interface HostModule {
     publicKeyPem?: string;
     onProgress?: (checked: number, total: number) => void;
   }): Promise<VerifyOutcome>;
+  verifyAuditInclusion(served: ServedInclusionProof, verifierKeys: readonly string[], origin?: string): ProofCheck;
+  verifyAuditConsistency(served: { oldSize: number; oldNote: string; newNote: string; proof: readonly string[] }, verifierKeys: readonly string[], origin?: string): ProofCheck;
 }
+
+/** An inclusion proof as GetInclusionProof serves it, with the event's hashed fields. */
+export interface ServedInclusionProof {
+  event: {
+    eventId: string;
+    timestampMs: number;
+    eventType: string;
+    tenantId: string;
+    principalId: string;
+    sessionId: string;
+    resource: string;
+    action: string;
+    outcome: "SUCCESS" | "FAILURE" | "DENIED" | "ERROR";
+    sourceIp: string;
+    userAgent: string;
+    correlationId: string;
+    riskScore: string;
+    policyViolations: string[];
+    metadata: Record<string, string>;
+  };
+  leafIndex: number;
+  leafHash: string;
+  treeSize: number;
+  proof: readonly string[];
+  signedNote: string;
+}
+
+/** Outcome of checking a served proof locally. */
+export type ProofCheck = { ok: true; treeSize: number; rootHash: string; keyId: string } | { ok: false; reason: string };
 
 /** The process around the CLI. Tests pass their own. */
 export interface CliIo {

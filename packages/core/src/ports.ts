@@ -18,6 +18,7 @@ import type {
   AuditHead,
   AuditQuery,
   AuditRecord,
+  AuditStatisticsRow,
   BootstrapRecord,
   CertificateRecord,
   ClientCredentialRecord,
@@ -303,6 +304,8 @@ export interface CertificateStore {
 /** Tenant-scoped audit reads. Appends go through {@link AuditLogStore}. */
 export interface TenantAuditReader {
   query(query: AuditQuery): Promise<AuditRecord[]>;
+  /** The tenant's event counts grouped by type, outcome and UTC day, for `fromMs <= t < toMs`. */
+  statistics(fromMs: number, toMs: number): Promise<AuditStatisticsRow[]>;
 }
 
 /** Every store of one tenant. Obtain through {@link Store.forTenant}; the tenant is fixed. */
@@ -400,12 +403,30 @@ export interface AuditLogStore {
   listCheckpoints(): Promise<AuditCheckpointRecord[]>;
 }
 
+/**
+ * Reads that serve audit proofs, checkpoints and platform-wide search. Proof nodes come from
+ * perfect subtrees the store persisted as the log grew, so a proof costs O(log n) reads.
+ */
+export interface AuditProofStore {
+  /** Hashes of perfect subtrees `{level, index}` of the committed log, in the order asked. */
+  nodeHashes(nodes: readonly { readonly level: number; readonly index: number }[]): Promise<Uint8Array[]>;
+  /** The record with this event id, any tenant; null when there is none. */
+  recordByEventId(eventId: string): Promise<AuditRecord | null>;
+  /** The checkpoint of exactly this tree size, or null. */
+  checkpointAt(treeSize: number): Promise<AuditCheckpointRecord | null>;
+  /** Checkpoints with tree size greater than `afterTreeSize`, ascending, at most `limit`. */
+  checkpointPage(afterTreeSize: number, limit: number): Promise<AuditCheckpointRecord[]>;
+  /** Events of every tenant (platform auditors only; the caller decides who may). */
+  queryAllTenants(query: AuditQuery & { tenantId?: string }): Promise<AuditRecord[]>;
+}
+
 /** Host-wide stores; never reachable from a tenant-scoped code path. */
 export interface PlatformStores {
   readonly tenants: TenantStore;
   readonly keys: KeyMaterialStore;
   readonly bootstrap: BootstrapStore;
   readonly auditLog: AuditLogStore;
+  readonly auditProofs: AuditProofStore;
   readonly signInThrottle: SignInThrottleStore;
   readonly oneTimeValues: OneTimeValueStore;
 }

@@ -338,6 +338,24 @@ export interface AuditQuery {
   /** Exclusive lower bound on seq, for cursor pagination. */
   afterSeq?: number;
   limit: number;
+  /** Exact matches on further event fields (a contract is `resource: "contract:<id>"`). */
+  outcome?: AuditOutcome;
+  resource?: string;
+  sessionId?: string;
+  action?: string;
+  /** Every entry must equal the event's metadata value under that key. */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+/** One group of {@link AuditStatisticsRow}s: events of one type and outcome on one UTC day. */
+export interface AuditStatisticsRow {
+  eventType: string;
+  outcome: string;
+  /** Days since the epoch (UTC): floor(timestampMs / 86,400,000). */
+  day: number;
+  count: number;
+  firstMs: number;
+  lastMs: number;
 }
 
 /** Kinds of identity provider a tenant can connect. */

@@ -2,5 +2,6 @@
 export { assertSupportedNode, hostVersion, startHost } from "./main.ts";
 export type { RunningHost, StartHostOptions } from "./main.ts";
 export { verifyAuditStore } from "./audit/verify-store.ts";
+export { verifyAuditConsistency, verifyAuditInclusion } from "./audit/verify-proof.ts";
 export { loadHostConfig } from "./config.ts";
 export { openStore } from "./storage/index.ts";

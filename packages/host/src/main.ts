@@ -30,14 +30,15 @@ import {
   BreakGlassService,
 } from "@aesp/core";
 import type { PipelineDeps, Store } from "@aesp/core";
-import { AuditLog } from "@aesp/core/audit";
+import { AuditLog, AuditProofs } from "@aesp/core/audit";
 import { AlertDispatcher } from "./alerts/alert-dispatcher.ts";
 import { auditRecorder } from "./audit/recorder.ts";
+import { AuditSigningKeys } from "./audit/signing-keys.ts";
 import { loadHostConfig } from "./config.ts";
 import type { HostConfigSources } from "./config.ts";
 import { loadOrCreateMasterKey } from "./crypto/master-key.ts";
 import { loadOrCreateKey } from "./crypto/key-material.ts";
-import { createEd25519Signer, nodeHasher, nodeIdSource, nodeScheduler, rawEd25519PublicKey, ScryptSecretHasher, systemClock } from "./crypto/node-crypto-ports.ts";
+import { nodeHasher, nodeIdSource, nodeScheduler, rawEd25519PublicKey, ScryptSecretHasher, systemClock } from "./crypto/node-crypto-ports.ts";
 import { startGateway } from "./gateway/server.ts";
 import type { Gateway } from "./gateway/server.ts";
 import {
@@ -122,12 +123,13 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     const ca = await CertificateAuthority.open({ keys: store.platform.keys, masterKey, trustDomain: v.trust_domain, clock, ids });
     const signingKeys = await TokenSigningKeys.open(store.platform.keys, masterKey, clock);
     const auditKey = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, ids);
+    const auditKeys = await AuditSigningKeys.open(store.platform.keys, masterKey, clock, v["audit.origin"]);
 
     const auditLog = new AuditLog(
       {
         store: store.platform.auditLog,
         hasher: nodeHasher,
-        signer: createEd25519Signer(auditKey.record.keyId, auditKey.privateKey),
+        signer: auditKeys.signer(),
         clock,
         ids,
         // SQLite commits synchronously: gather a whole event-loop turn of events per commit.
@@ -140,7 +142,13 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     const audit = auditRecorder(auditLog, metrics);
     const checkpointTimer = setInterval(() => {
       const latest = auditLog.latestCheckpoint();
-      if (auditLog.size > (latest?.treeSize ?? 0)) auditLog.checkpoint().catch((err: unknown) => logger.error({ err }, "audit checkpoint failed"));
+      if (auditLog.size > (latest?.treeSize ?? 0)) {
+        // Another Host may have rotated the audit key: sign with the current one.
+        auditKeys
+          .reload()
+          .then(() => auditLog.checkpoint())
+          .catch((err: unknown) => logger.error({ err }, "audit checkpoint failed"));
+      }
     }, v["audit.checkpoint_interval_ms"]);
     checkpointTimer.unref();
     closers.push(async () => clearInterval(checkpointTimer));
@@ -380,6 +388,12 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
               retiredAt: auditKey.record.retiredAt,
             },
           ],
+        },
+        auditTrail: {
+          proofs: new AuditProofs({ log: store.platform.auditLog, proofs: store.platform.auditProofs, hasher: nodeHasher, checkpointNow: () => auditLog.checkpoint() }),
+          keys: auditKeys,
+          checkpointNow: () => auditLog.checkpoint(),
+          origin: v["audit.origin"],
         },
         describeConnections: (tenantId) =>
           plane

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { AuditEventSchema } from "@aesp/proto/enterprise";
 import type { AuditEvent } from "@aesp/proto/enterprise";
 import { formatTime } from "../context.ts";
-import type { CliContext } from "../context.ts";
+import type { CliContext, ProofCheck, ServedInclusionProof } from "../context.ts";
 import type { CommandKit } from "../program.ts";
 import { collect, positiveInteger } from "../program.ts";
 import { usageError } from "../render-error.ts";
@@ -105,37 +105,217 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
 
   const query = audit
     .command("query")
-    .description("Read audit events of your tenant, oldest first.")
+    .description("Read audit events of your tenant (platform auditors: any tenant), oldest first.")
     .option("--type <event type>", "only this event type (repeatable)", collect)
     .option("--principal <id>", "only events caused by this principal")
     .option("--correlation-id <id>", "only the events of one request")
+    .option("--outcome <outcome>", "only SUCCESS, FAILURE, DENIED or ERROR")
+    .option("--contract <contract id>", "only events about this contract")
+    .option("--meta <key=value>", "only events whose metadata has this value (repeatable)", collect)
+    .option("--tenant <tenant id>", "platform auditors: only this tenant")
     .option("--since <ISO time>", "events at or after this instant")
+    .option("--until <ISO time>", "events before this instant")
+    .option("--cursor <cursor>", "continue after the page that printed this cursor")
     .option("--limit <n>", "at most this many (default 100)", positiveInteger("--limit"), 100)
     .action(
-      kit.action(async (ctx, options: { type?: string[]; principal?: string; correlationId?: string; since?: string; limit: number }) => {
-        let startTime = 0n;
-        if (options.since !== undefined) {
-          const ms = Date.parse(options.since);
-          if (Number.isNaN(ms)) throw usageError(`--since is not a date: ${options.since}`, ["Use ISO 8601, e.g. 2025-01-31T12:00:00Z."]);
-          startTime = BigInt(ms);
-        }
+      kit.action(
+        async (
+          ctx,
+          options: { type?: string[]; principal?: string; correlationId?: string; outcome?: string; contract?: string; meta?: string[]; tenant?: string; since?: string; until?: string; cursor?: string; limit: number },
+        ) => {
+          const metadata: Record<string, string> = {};
+          for (const pair of options.meta ?? []) {
+            const eq = pair.indexOf("=");
+            if (eq <= 0) throw usageError(`--meta needs key=value: ${pair}`, ["e.g. --meta reason=policy"]);
+            metadata[pair.slice(0, eq)] = pair.slice(eq + 1);
+          }
+          const client = await ctx.client();
+          const events: AuditEvent[] = [];
+          let cursor = options.cursor ?? "";
+          do {
+            const page = await client.services.audit.queryEvents({
+              tenantId: options.tenant ?? "",
+              eventTypes: options.type ?? [],
+              principalId: options.principal ?? "",
+              correlationId: options.correlationId ?? "",
+              outcome: options.outcome?.toUpperCase() ?? "",
+              contractId: options.contract ?? "",
+              metadata,
+              startTime: timeOption("--since", options.since),
+              endTime: timeOption("--until", options.until),
+              cursor,
+              limit: pageSize(options.limit, events.length),
+            });
+            events.push(...page.events);
+            cursor = page.nextCursor;
+          } while (cursor !== "" && events.length < options.limit);
+          const shown = events.slice(0, options.limit);
+          // The cursor to continue from is the last event shown (the API's cursor is its seq).
+          const more = cursor !== "" || events.length > options.limit;
+          const next = more && shown.length > 0 ? shown[shown.length - 1]!.seq.toString() : "";
+          ctx.table(AuditEventSchema, shown, eventColumns, { next_cursor: next });
+          if (next !== "" && !ctx.json) ctx.note(`more events: aesp audit query ... --cursor ${next}`);
+        },
+      ),
+    );
+  kit.example(query, "aesp audit query --type tool.invoked --limit 20", "aesp audit query --outcome DENIED --contract get_weather --meta reason=policy --json");
+
+  const proof = audit
+    .command("proof")
+    .description("Fetch an event's inclusion proof and its signed checkpoint, and verify both here against the Host's audit verifier keys; exit 0 when OK.")
+    .argument("<event id>", "the event (see aesp audit query)")
+    .option("--size <n>", "prove against the checkpoint of this tree size (default: the latest)", positiveInteger("--size"))
+    .option("--key <verifier key>", "trust only these verifier keys (repeatable; default: the keys the Host lists)", collect)
+    .action(
+      kit.action(async (ctx, eventId: string, options: { size?: number; key?: string[] }) => {
         const client = await ctx.client();
-        const events: AuditEvent[] = [];
-        let cursor = "";
-        do {
-          const page = await client.services.audit.queryEvents({
-            eventTypes: options.type ?? [],
-            principalId: options.principal ?? "",
-            correlationId: options.correlationId ?? "",
-            startTime,
-            cursor,
-            limit: pageSize(options.limit, events.length),
-          });
-          events.push(...page.events);
-          cursor = page.nextCursor;
-        } while (cursor !== "" && events.length < options.limit);
-        ctx.table(AuditEventSchema, events.slice(0, options.limit), eventColumns);
+        const response = await client.services.audit.getInclusionProof({ eventId, treeSize: BigInt(options.size ?? 0) });
+        const keys = await verifierKeysFor(ctx, options.key);
+        const event = response.event;
+        if (event === undefined || response.checkpoint === undefined) throw usageError("The Host returned no proof.", ["Check the Host version."]);
+        const hostModule = await ctx.io.loadHost();
+        const outcome = hostModule.verifyAuditInclusion(
+          {
+            event: {
+              eventId: event.eventId,
+              timestampMs: Number(event.timestampMs),
+              eventType: event.eventType,
+              tenantId: event.tenantId,
+              principalId: event.principalId,
+              sessionId: event.sessionId,
+              resource: event.resource,
+              action: event.action,
+              outcome: event.outcome as ServedInclusionProof["event"]["outcome"],
+              sourceIp: event.sourceIp,
+              userAgent: event.userAgent,
+              correlationId: event.correlationId,
+              riskScore: event.riskScore,
+              policyViolations: [...event.policyViolations],
+              metadata: { ...event.metadata },
+            },
+            leafIndex: Number(response.leafIndex),
+            leafHash: response.leafHash,
+            treeSize: Number(response.treeSize),
+            proof: response.proof,
+            signedNote: response.checkpoint.signedNote,
+          },
+          keys.keys,
+          keys.origin,
+        );
+        reportCheck(ctx, kit, outcome, {
+          event_id: eventId,
+          seq: Number(response.leafIndex),
+          tree_size: Number(response.treeSize),
+          proof: response.proof,
+          signed_note: response.checkpoint.signedNote,
+        }, `event ${eventId} (seq ${response.leafIndex}) is in the log of ${response.treeSize} events`);
       }),
     );
-  kit.example(query, "aesp audit query --type tool.invoked --limit 20", "aesp audit query --correlation-id 6f1c... --json");
+  kit.example(proof, "aesp audit proof evt_01J...", "aesp audit proof evt_01J... --size 10000 --json");
+
+  const checkpoint = audit
+    .command("checkpoint")
+    .description("Print a signed checkpoint (C2SP note, what witnesses keep); with --consistency-from, verify here that it extends an older one.")
+    .option("--size <n>", "the checkpoint of this tree size (default: the latest)", positiveInteger("--size"))
+    .option("--consistency-from <m>", "verify that the log of --size extends the checkpoint of size m", positiveInteger("--consistency-from"))
+    .option("--key <verifier key>", "trust only these verifier keys (repeatable; default: the keys the Host lists)", collect)
+    .action(
+      kit.action(async (ctx, options: { size?: number; consistencyFrom?: number; key?: string[] }) => {
+        const client = await ctx.client();
+        const { checkpoint: current } = await client.services.audit.getCheckpoint({ treeSize: BigInt(options.size ?? 0) });
+        if (current === undefined) throw usageError("The Host returned no checkpoint.", ["Check the Host version."]);
+        if (options.consistencyFrom === undefined) {
+          ctx.result({ tree_size: Number(current.treeSize), root_hash: current.rootHash, key_id: current.keyId, signed_note: current.signedNote }, () => current.signedNote.trimEnd());
+          return;
+        }
+        const response = await client.services.audit.getConsistencyProof({ oldSize: BigInt(options.consistencyFrom), newSize: current.treeSize });
+        const keys = await verifierKeysFor(ctx, options.key);
+        const hostModule = await ctx.io.loadHost();
+        const outcome = hostModule.verifyAuditConsistency(
+          { oldSize: options.consistencyFrom, oldNote: response.oldCheckpoint?.signedNote ?? "", newNote: response.newCheckpoint?.signedNote ?? "", proof: response.proof },
+          keys.keys,
+          keys.origin,
+        );
+        if (!ctx.json) ctx.out(current.signedNote.trimEnd());
+        reportCheck(ctx, kit, outcome, {
+          old_size: options.consistencyFrom,
+          new_size: Number(current.treeSize),
+          proof: response.proof,
+          signed_note: current.signedNote,
+        }, `the log of ${current.treeSize} events extends the checkpoint of ${options.consistencyFrom}`);
+      }),
+    );
+  kit.example(checkpoint, "aesp audit checkpoint", "aesp audit checkpoint --size 20000 --consistency-from 10000");
+
+  const stats = audit
+    .command("stats")
+    .description("Count your tenant's audit events by type, outcome and day.")
+    .option("--since <ISO time>", "events at or after this instant")
+    .option("--until <ISO time>", "events before this instant")
+    .option("--tenant <tenant id>", "platform auditors: another tenant")
+    .action(
+      kit.action(async (ctx, options: { since?: string; until?: string; tenant?: string }) => {
+        const client = await ctx.client();
+        const response = await client.services.audit.getAuditStatistics({
+          tenantId: options.tenant ?? "",
+          startTime: timeOption("--since", options.since),
+          endTime: timeOption("--until", options.until),
+        });
+        const count = (map: Record<string, bigint>) => Object.fromEntries(Object.entries(map).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, Number(v)]));
+        const json = {
+          total_events: Number(response.totalEvents),
+          security_events: Number(response.securityEvents),
+          events_by_type: count(response.eventsByType),
+          events_by_outcome: count(response.eventsByOutcome),
+          events_by_day: count(response.eventsByDay),
+          log_size: Number(response.logSize),
+          latest_checkpoint_size: Number(response.latestCheckpoint?.treeSize ?? 0n),
+        };
+        ctx.result(json, () => {
+          const section = (title: string, map: Record<string, number>) => [title, ...Object.entries(map).map(([k, v]) => `  ${k.padEnd(40)} ${String(v).padStart(10)}`)];
+          return [
+            `events: ${json.total_events} (security: ${json.security_events}); whole log: ${json.log_size}, latest checkpoint: ${json.latest_checkpoint_size}`,
+            ...section("by type:", json.events_by_type),
+            ...section("by outcome:", json.events_by_outcome),
+            ...section("by day (UTC):", json.events_by_day),
+          ].join("\n");
+        });
+      }),
+    );
+  kit.example(stats, "aesp audit stats", "aesp audit stats --since 2025-01-01T00:00:00Z --json");
+}
+
+/** An ISO time option as uint64 epoch ms; absent is 0. */
+function timeOption(flag: string, value: string | undefined): bigint {
+  if (value === undefined) return 0n;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw usageError(`${flag} is not a date: ${value}`, ["Use ISO 8601, e.g. 2025-01-31T12:00:00Z."]);
+  return BigInt(ms);
+}
+
+/** The verifier keys to trust: the ones given, else every key (current and retired) the Host lists. */
+async function verifierKeysFor(ctx: CliContext, given: string[] | undefined): Promise<{ keys: string[]; origin: string }> {
+  const client = await ctx.client();
+  const listed = await client.services.audit.getAuditVerifierKeys({});
+  return { keys: given ?? listed.keys.map((key) => key.verifierKey), origin: listed.origin };
+}
+
+function reportCheck(ctx: CliContext, kit: CommandKit, outcome: ProofCheck, details: Record<string, unknown>, what: string): void {
+  if (outcome.ok) {
+    ctx.result({ ok: true, ...details, root_hash: outcome.rootHash, key_id: outcome.keyId }, () => `OK: ${what}; checkpoint signed by ${outcome.keyId}, root ${outcome.rootHash}.`);
+    return;
+  }
+  kit.setExitCode(1);
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ ok: false, reason: outcome.reason, ...details }, null, 2));
+  } else {
+    ctx.note(
+      [
+        `FAILED: ${outcome.reason}`,
+        "what to do next:",
+        "  - Keep this output and the checkpoint note as evidence.",
+        "  - Run aesp audit verify on the Host's store (with --key kept apart from the Host) to find the first bad event, and inform your security team.",
+      ].join("\n"),
+    );
+  }
 }

@@ -440,8 +440,10 @@ export class AuditLog {
     let checkpoint: AuditCheckpointRecord;
     try {
       const { signer, hasher, store, clock } = this.#deps;
+      // Before signing: a rotating signer may switch keys while the signature is awaited.
+      const keyId = signer.keyId;
       const signedNote = await signCheckpoint({ origin: this.#origin, treeSize, rootHash, chainHash }, signer, hasher, this.#keyName);
-      checkpoint = { treeSize, rootHash, chainHash, signedNote, keyId: signer.keyId, createdAt: clock.now() };
+      checkpoint = { treeSize, rootHash, chainHash, signedNote, keyId, createdAt: clock.now() };
       await store.saveCheckpoint(checkpoint);
     } catch (err) {
       this.#sinceCheckpoint += counted;
@@ -452,7 +454,7 @@ export class AuditLog {
       await this.record({
         eventType: CHECKPOINT_EVENT,
         resource: this.#origin,
-        metadata: { tree_size: String(treeSize), root_hash: rootHash, key_id: this.#deps.signer.keyId },
+        metadata: { tree_size: String(treeSize), root_hash: rootHash, key_id: checkpoint.keyId },
       });
     } catch {
       // The checkpoint stands on its own; its anchoring event is a convenience, not part of the chain's integrity.

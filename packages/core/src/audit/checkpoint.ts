@@ -171,14 +171,16 @@ export function formatCheckpointBody(body: CheckpointBody): string {
  */
 export async function signCheckpoint(body: CheckpointBody, signer: Signer, hasher: Hasher, keyName: string = body.origin): Promise<string> {
   checkKeyName(keyName);
-  if (signer.publicKey.length !== ED25519_PUBLIC_KEY_SIZE) throw invalid("publicKey", "An Ed25519 public key is 32 bytes.");
+  // Read once, right before signing: a rotating signer may switch keys while the signature is awaited.
+  const publicKey = signer.publicKey;
+  if (publicKey.length !== ED25519_PUBLIC_KEY_SIZE) throw invalid("publicKey", "An Ed25519 public key is 32 bytes.");
   const text = formatCheckpointBody(body);
   const signature = await signer.sign(utf8(text));
   if (signature.length !== ED25519_SIGNATURE_SIZE) {
     throw new EnterpriseError("INTERNAL_ERROR", { details: { reason: "the audit signer did not return an Ed25519 signature" } });
   }
   const blob = new Uint8Array(KEY_ID_SIZE + ED25519_SIGNATURE_SIZE);
-  blob.set(fromHex(noteKeyId(keyName, signer.publicKey, hasher))!, 0);
+  blob.set(fromHex(noteKeyId(keyName, publicKey, hasher))!, 0);
   blob.set(signature, KEY_ID_SIZE);
   return `${text}\n${SIGNATURE_PREFIX}${keyName} ${toBase64(blob)}\n`;
 }

@@ -58,6 +58,15 @@ export {
 } from "./merkle.ts";
 export type { CompactRangeState } from "./merkle.ts";
 
+export { completedNodes, consistencyProofFromNodes, frontierNodes, inclusionProofFromNodes, rootFromNodes, treeNodePosition } from "./tree-nodes.ts";
+export type { TreeNode, TreeNodeHash, TreeNodeReader } from "./tree-nodes.ts";
+
+export { AuditProofs, MAX_CHECKPOINT_PAGE } from "./proofs.ts";
+export type { AuditProofsDeps, ConsistencyProofResult, InclusionProofRequest, InclusionProofResult } from "./proofs.ts";
+
+export { verifyServedConsistency, verifyServedInclusion } from "./verify-proof.ts";
+export type { ProofVerification, ServedInclusion } from "./verify-proof.ts";
+
 export { REDACTED, SENSITIVE_METADATA_KEY, redactArguments, redactMetadata, schemaHasSecrets } from "./redact.ts";
 
 export { AuditLogVerifier, verifyAuditLog } from "./verify.ts";

@@ -10,7 +10,7 @@ void describe("builtInRoles", () => {
   const grants = (name: string): readonly string[] => graph.effectivePermissions([name]);
 
   void it("creates the documented roles for the tenant, marked built in", () => {
-    assert.deepEqual(roles.map((role) => role.name), ["tenant-admin", "contract-author", "approver", "agent", "runtime-operator", "auditor", "break-glass-operator", "scim-provisioner"]);
+    assert.deepEqual(roles.map((role) => role.name), ["tenant-admin", "contract-author", "approver", "agent", "runtime-operator", "auditor", "break-glass-operator", "platform-auditor", "scim-provisioner"]);
     for (const role of roles) {
       assert.equal(role.tenantId, "acme");
       assert.equal(role.builtIn, true);

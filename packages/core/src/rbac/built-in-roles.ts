@@ -47,6 +47,11 @@ export const BUILT_IN_ROLE_DEFINITIONS: readonly { readonly name: string; readon
     permissions: ["break_glass:activate"],
   },
   {
+    name: "platform-auditor",
+    description: "Reads and verifies every tenant's audit log; effective only in the platform tenant (elsewhere it is an auditor).",
+    permissions: ["audit:read", "audit:verify", "audit:read_all"],
+  },
+  {
     name: "scim-provisioner",
     description: "An identity provider's SCIM client: provisions and deprovisions users and groups.",
     permissions: ["scim:provision"],

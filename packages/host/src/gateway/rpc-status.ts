@@ -80,4 +80,11 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterprisePolicyService/ListPolicyRollouts": "implemented",
   "aesp.v1.EnterprisePolicyService/PromotePolicyRollout": "implemented",
   "aesp.v1.EnterprisePolicyService/StopPolicyRollout": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetAuditStatistics": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetInclusionProof": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetConsistencyProof": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetCheckpoint": "implemented",
+  "aesp.v1.EnterpriseAuditService/ListCheckpoints": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetAuditVerifierKeys": "implemented",
+  "aesp.v1.EnterpriseAuditService/RotateAuditSigningKey": "implemented",
 };

@@ -104,11 +104,13 @@ export class KyselyStore implements Store {
 }
 
 function platformStores(context: StoreContext): PlatformStores {
+  const auditLog = new KyselyAuditLogStore(context);
   return Object.freeze({
     tenants: new KyselyTenantStore(context),
     keys: new KyselyKeyMaterialStore(context),
     bootstrap: new KyselyBootstrapStore(context),
-    auditLog: new KyselyAuditLogStore(context),
+    auditLog,
+    auditProofs: auditLog,
     signInThrottle: new KyselySignInThrottleStore(context),
     oneTimeValues: new KyselyOneTimeValueStore(context),
   });

@@ -367,6 +367,13 @@ export interface PolicyRolloutsTable {
   revision: number;
 }
 
+/** A perfect Merkle subtree of the audit log (migration 6), by in-order position. */
+export interface AuditTreeNodesTable {
+  position: number;
+  /** Hex SHA-256. */
+  hash: string;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -426,4 +433,5 @@ export interface Database {
   tenant_epochs: TenantEpochsTable;
   break_glass_grants: BreakGlassGrantsTable;
   policy_rollouts: PolicyRolloutsTable;
+  audit_tree_nodes: AuditTreeNodesTable;
 }

@@ -1,31 +1,228 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import type { QueryEventsRequest } from "@aesp/proto/audit";
-import { EnterpriseError, requirePermission } from "@aesp/core";
-import { callerOf } from "../context.ts";
+import type {
+  GetAuditStatisticsRequest,
+  GetCheckpointRequest,
+  GetConsistencyProofRequest,
+  GetInclusionProofRequest,
+  ListCheckpointsRequest,
+  QueryEventsRequest,
+} from "@aesp/proto/audit";
+import { EnterpriseError, hasPermission, requirePermission } from "@aesp/core";
+import type { AuditCheckpointRecord, AuditOutcome, AuditQuery, SecurityContext } from "@aesp/core";
+import { auditEventCatalogue, isAuditEventType } from "@aesp/core/audit";
+import { callerOf, originOf } from "../context.ts";
 import { auditEventToWire, msFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { assertOwnTenant } from "./tenant-guard.ts";
 
-/** EnterpriseAuditService: tenant-confined reads of the audit log. */
+/** The permission that lets a principal of the platform tenant read every tenant's audit events. */
+export const READ_ALL_AUDIT_PERMISSION = "audit:read_all";
+
+const OUTCOMES: readonly string[] = ["SUCCESS", "FAILURE", "DENIED", "ERROR"];
+const DAY_MS = 86_400_000;
+
+/**
+ * EnterpriseAuditService.
+ *
+ * Rules enforced here:
+ * - Reads are confined to the caller's tenant; naming another tenant is a cross-tenant attempt
+ *   (audited, answered NOT_FOUND). Only a platform auditor — a principal of the platform tenant
+ *   holding `audit:read_all` (built-in role `platform-auditor`) — may read across tenants.
+ * - An inclusion proof is served only for the caller's own tenant's events (core `AuditProofs`).
+ * - Checkpoints, consistency proofs and verifier keys are global: they carry only sizes, hashes
+ *   and public keys. They need `audit:verify`.
+ * - Only a platform administrator may rotate the audit signing key.
+ */
 export function auditService(deps: GatewayDeps) {
+  const isPlatformAuditor = (caller: SecurityContext): boolean =>
+    caller.tenantId === deps.platformTenantId && hasPermission(caller, READ_ALL_AUDIT_PERMISSION);
+
   return {
     async queryEvents(req: QueryEventsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
       requirePermission(caller, "audit:read");
-      await assertOwnTenant(deps, ctx, req.tenantId);
+      const allTenants = isPlatformAuditor(caller);
+      if (!allTenants) await assertOwnTenant(deps, ctx, req.tenantId);
       const limit = Math.min(req.limit === 0 ? 100 : req.limit, 1000);
-      const afterSeq = req.cursor === "" ? undefined : Number.parseInt(req.cursor, 10);
-      if (afterSeq !== undefined && !Number.isSafeInteger(afterSeq)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "cursor" } });
-      const records = await deps.store.forTenant(caller.tenantId).audit.query({
-        limit,
-        ...(req.startTime === 0n ? {} : { fromMs: msFromWire(req.startTime) }),
-        ...(req.endTime === 0n ? {} : { toMs: msFromWire(req.endTime) }),
-        ...(req.eventTypes.length === 0 ? {} : { eventTypes: [...req.eventTypes] }),
-        ...(req.principalId === "" ? {} : { principalId: req.principalId }),
-        ...(req.correlationId === "" ? {} : { correlationId: req.correlationId }),
-        ...(afterSeq === undefined ? {} : { afterSeq }),
-      });
+      const query = { ...toAuditQuery(req), limit };
+      const records = allTenants
+        ? await deps.store.platform.auditProofs.queryAllTenants(req.tenantId === "" ? query : { ...query, tenantId: req.tenantId })
+        : await deps.store.forTenant(caller.tenantId).audit.query(query);
       return { events: records.map(auditEventToWire), nextCursor: records.length === limit ? String(records.at(-1)?.seq ?? "") : "" };
     },
+
+    async getAuditStatistics(req: GetAuditStatisticsRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, "audit:read");
+      const tenantId = req.tenantId !== "" && isPlatformAuditor(caller) ? req.tenantId : caller.tenantId;
+      if (tenantId === caller.tenantId) await assertOwnTenant(deps, ctx, req.tenantId);
+      const fromMs = msFromWire(req.startTime);
+      const toMs = req.endTime === 0n ? deps.clock.now() + 1 : msFromWire(req.endTime);
+      const rows = await deps.store.forTenant(tenantId).audit.statistics(fromMs, toMs);
+      const byType: Record<string, bigint> = {};
+      const byOutcome: Record<string, bigint> = {};
+      const byDay: Record<string, bigint> = {};
+      let total = 0n;
+      let security = 0n;
+      let first = Number.MAX_SAFE_INTEGER;
+      let last = 0;
+      for (const row of rows) {
+        const count = BigInt(row.count);
+        total += count;
+        byType[row.eventType] = (byType[row.eventType] ?? 0n) + count;
+        byOutcome[row.outcome] = (byOutcome[row.outcome] ?? 0n) + count;
+        const day = new Date(row.day * DAY_MS).toISOString().slice(0, 10);
+        byDay[day] = (byDay[day] ?? 0n) + count;
+        if (isAuditEventType(row.eventType) && auditEventCatalogue[row.eventType].severity === "security") security += count;
+        first = Math.min(first, row.firstMs);
+        last = Math.max(last, row.lastMs);
+      }
+      const [head, latest] = await Promise.all([deps.store.platform.auditLog.head(), deps.store.platform.auditLog.latestCheckpoint()]);
+      return {
+        totalEvents: total,
+        eventsByType: byType,
+        eventsByOutcome: byOutcome,
+        eventsByDay: byDay,
+        securityEvents: security,
+        firstEventAt: BigInt(total === 0n ? 0 : first),
+        lastEventAt: BigInt(last),
+        logSize: BigInt(head.size),
+        ...(latest === null ? {} : { latestCheckpoint: checkpointToWire(latest) }),
+      };
+    },
+
+    async getInclusionProof(req: GetInclusionProofRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, "audit:read");
+      const result = await deps.auditTrail.proofs.inclusion(
+        { eventId: req.eventId, seq: msFromWire(req.seq), treeSize: msFromWire(req.treeSize) },
+        isPlatformAuditor(caller) ? null : caller.tenantId,
+      );
+      return {
+        event: auditEventToWire(result.record),
+        leafIndex: BigInt(result.record.seq),
+        leafHash: result.record.leafHash,
+        treeSize: BigInt(result.checkpoint.treeSize),
+        proof: result.proof,
+        checkpoint: checkpointToWire(result.checkpoint),
+      };
+    },
+
+    async getConsistencyProof(req: GetConsistencyProofRequest, ctx: HandlerContext) {
+      requirePermission(callerOf(ctx), "audit:verify");
+      const result = await deps.auditTrail.proofs.consistency(msFromWire(req.oldSize), msFromWire(req.newSize));
+      return {
+        oldSize: BigInt(result.oldCheckpoint.treeSize),
+        newSize: BigInt(result.newCheckpoint.treeSize),
+        proof: result.proof,
+        oldCheckpoint: checkpointToWire(result.oldCheckpoint),
+        newCheckpoint: checkpointToWire(result.newCheckpoint),
+      };
+    },
+
+    async getCheckpoint(req: GetCheckpointRequest, ctx: HandlerContext) {
+      requirePermission(callerOf(ctx), "audit:verify");
+      return { checkpoint: checkpointToWire(await deps.auditTrail.proofs.checkpoint(msFromWire(req.treeSize))) };
+    },
+
+    async listCheckpoints(req: ListCheckpointsRequest, ctx: HandlerContext) {
+      requirePermission(callerOf(ctx), "audit:verify");
+      const after = req.cursor === "" ? 0 : Number(req.cursor);
+      if (!/^(0|[1-9][0-9]*)$/.test(req.cursor === "" ? "0" : req.cursor) || !Number.isSafeInteger(after)) {
+        throw new EnterpriseError("INVALID_ARGUMENT", { message: "Pass the next_cursor of the previous page.", details: { field: "cursor" } });
+      }
+      const page = await deps.auditTrail.proofs.list(after, req.limit === 0 ? 100 : req.limit);
+      return { checkpoints: page.checkpoints.map(checkpointToWire), nextCursor: page.next === null ? "" : String(page.next) };
+    },
+
+    async getAuditVerifierKeys(_req: unknown, ctx: HandlerContext) {
+      requirePermission(callerOf(ctx), "audit:verify");
+      const keys = await deps.auditTrail.keys.verifierKeys();
+      return {
+        origin: deps.auditTrail.origin,
+        keys: keys.map((key) => ({
+          keyId: key.keyId,
+          verifierKey: key.verifierKey,
+          publicKeyPem: key.publicKeyPem,
+          createdAt: BigInt(key.createdAt),
+          retiredAt: BigInt(key.retiredAt ?? 0),
+        })),
+      };
+    },
+
+    async rotateAuditSigningKey(_req: unknown, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      // The audit key signs the whole platform's log: only a platform administrator may rotate it.
+      if (caller.tenantId !== deps.platformTenantId || !caller.roles.includes("platform-admin")) {
+        throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { required_role: "platform-admin" } });
+      }
+      // Cover everything so far with the old key first, so the rotation point is itself signed.
+      await deps.auditTrail.checkpointNow();
+      const rotated = await deps.auditTrail.keys.rotate();
+      await deps.audit.record({
+        eventType: "signing_key.rotated",
+        tenantId: caller.tenantId,
+        principalId: caller.principalId,
+        resource: `key:${rotated.keyId}`,
+        action: "rotate",
+        outcome: "SUCCESS",
+        origin: originOf(ctx),
+        metadata: { previous_key_id: rotated.previousKeyId, purpose: "audit-signing" },
+      });
+      const checkpoint = await deps.auditTrail.checkpointNow();
+      return { keyId: rotated.keyId, previousKeyId: rotated.previousKeyId, checkpoint: checkpointToWire(checkpoint) };
+    },
+  };
+}
+
+/**
+ * The request's filters as a store query (without limit).
+ *
+ * @throws EnterpriseError INVALID_ARGUMENT on a malformed cursor, outcome or filter key.
+ */
+function toAuditQuery(req: QueryEventsRequest): Omit<AuditQuery, "limit"> {
+  const afterSeq = req.cursor === "" ? undefined : Number(req.cursor);
+  if (afterSeq !== undefined && (!/^(0|[1-9][0-9]*)$/.test(req.cursor) || !Number.isSafeInteger(afterSeq))) {
+    throw invalid("cursor", "Pass the next_cursor of the previous page.");
+  }
+  const fields: Record<string, string> = {};
+  const metadata: Record<string, string> = { ...req.metadata };
+  for (const [key, value] of Object.entries(req.filters)) {
+    if (key.startsWith("metadata.")) metadata[key.slice("metadata.".length)] = value;
+    else if (["session_id", "resource", "action", "outcome"].includes(key)) fields[key] = value;
+    else throw invalid("filters", "Filter keys are session_id, resource, action, outcome and metadata.<key>.");
+  }
+  const outcome = req.outcome !== "" ? req.outcome : fields["outcome"];
+  if (outcome !== undefined && !OUTCOMES.includes(outcome)) throw invalid("outcome", "The outcome is SUCCESS, FAILURE, DENIED or ERROR.");
+  if (req.contractId !== "" && fields["resource"] !== undefined) throw invalid("contract_id", "Filter by contract or by resource, not both.");
+  const resource = req.contractId !== "" ? `contract:${req.contractId}` : fields["resource"];
+  return {
+    ...(req.startTime === 0n ? {} : { fromMs: msFromWire(req.startTime) }),
+    ...(req.endTime === 0n ? {} : { toMs: msFromWire(req.endTime) }),
+    ...(req.eventTypes.length === 0 ? {} : { eventTypes: [...req.eventTypes] }),
+    ...(req.principalId === "" ? {} : { principalId: req.principalId }),
+    ...(req.correlationId === "" ? {} : { correlationId: req.correlationId }),
+    ...(afterSeq === undefined ? {} : { afterSeq }),
+    ...(outcome === undefined ? {} : { outcome: outcome as AuditOutcome }),
+    ...(resource === undefined ? {} : { resource }),
+    ...(fields["session_id"] === undefined ? {} : { sessionId: fields["session_id"] }),
+    ...(fields["action"] === undefined ? {} : { action: fields["action"] }),
+    ...(Object.keys(metadata).length === 0 ? {} : { metadata }),
+  };
+}
+
+function invalid(field: string, message: string): EnterpriseError {
+  return new EnterpriseError("INVALID_ARGUMENT", { message, details: { field } });
+}
+
+/** A stored checkpoint as `aesp.v1.AuditCheckpoint`. */
+function checkpointToWire(checkpoint: AuditCheckpointRecord) {
+  return {
+    treeSize: BigInt(checkpoint.treeSize),
+    rootHash: checkpoint.rootHash,
+    chainHash: checkpoint.chainHash,
+    signedNote: checkpoint.signedNote,
+    keyId: checkpoint.keyId,
+    createdAt: BigInt(checkpoint.createdAt),
   };
 }

@@ -25,6 +25,9 @@ import type {
 } from "@aesp/core";
 import type { DirectorySync, IdentityAdapters } from "../../identity/identity-adapters.ts";
 import type { TokenSigningKeys } from "../../identity/jwt-access-tokens.ts";
+import type { AuditCheckpointRecord } from "@aesp/core";
+import type { AuditProofs } from "@aesp/core/audit";
+import type { AuditSigningKeys } from "../../audit/signing-keys.ts";
 
 /** Public facts about this Host, served by HostService.GetHostInfo. */
 export interface HostInfo {
@@ -70,6 +73,14 @@ export interface GatewayDeps {
   readonly pipeline: PipelineDeps;
   readonly breakGlass: BreakGlassService;
   readonly hostInfo: HostInfo;
+  /** Audit proofs, checkpoints and signing keys (EnterpriseAuditService's invented RPCs). */
+  readonly auditTrail: {
+    readonly proofs: AuditProofs;
+    readonly keys: AuditSigningKeys;
+    /** Signs a checkpoint over everything committed now. */
+    readonly checkpointNow: () => Promise<AuditCheckpointRecord>;
+    readonly origin: string;
+  };
   /** Details of live runtime connections, for ListRuntimes. */
   readonly describeConnections: (tenantId: string) => ConnectionInfo[];
 }

@@ -4,6 +4,7 @@ import { identitySchema } from "./0002-identity.ts";
 import { authorizationSchema } from "./0003-authorization.ts";
 import { breakGlassSchema } from "./0004-break-glass.ts";
 import { policyRolloutsSchema } from "./0005-policy-rollouts.ts";
+import { auditSearchSchema } from "./0006-audit-search.ts";
 import { callApprovalsSchema } from "./0008-call-approvals.ts";
 import type { Migration } from "./migration.ts";
 
@@ -12,4 +13,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, callApprovalsSchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, callApprovalsSchema];

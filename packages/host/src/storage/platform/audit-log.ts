@@ -12,9 +12,14 @@
  */
 import type { Transaction } from "kysely";
 import { EnterpriseError } from "@aesp/core";
-import type { AuditLogStore } from "@aesp/core";
-import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditRecord } from "@aesp/core";
+import type { AuditLogStore, AuditProofStore } from "@aesp/core";
+import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditQuery, AuditRecord } from "@aesp/core";
+import { completedNodes, fromHex, frontierNodes, merkleRoot, toHex, treeNodePosition } from "@aesp/core/audit";
+import type { TreeNode } from "@aesp/core/audit";
+import { nodeHasher } from "../../crypto/node-crypto-ports.ts";
+import { queryAuditEvents } from "../audit-query.ts";
 import { toAuditRecord } from "../audit-rows.ts";
+import { AUDIT_TREE_STORED_MIN_LEVEL } from "../migrations/0006-audit-search.ts";
 import type { StoreContext } from "../context.ts";
 import { guarded } from "../errors.ts";
 import { pageLimit } from "../paging.ts";
@@ -38,8 +43,15 @@ function requireContiguous(head: AuditHead, drafts: readonly AuditEventDraft[], 
   }
 }
 
-/** {@link AuditLogStore} over `audit_events`, `audit_head` and `audit_checkpoints`. */
-export class KyselyAuditLogStore implements AuditLogStore {
+/** Rows per INSERT into `audit_tree_nodes` (2 parameters each). */
+const TREE_NODE_ROWS_PER_INSERT = 1000;
+
+/**
+ * {@link AuditLogStore} and {@link AuditProofStore} over `audit_events`, `audit_head`,
+ * `audit_checkpoints` and `audit_tree_nodes`. Each append also writes, in its transaction, the
+ * perfect Merkle subtrees it completes (16 leaves and up), so proofs read O(log n) rows.
+ */
+export class KyselyAuditLogStore implements AuditLogStore, AuditProofStore {
   private readonly context: StoreContext;
 
   /** @param context - the database handle (root or transaction). */
@@ -74,6 +86,7 @@ export class KyselyAuditLogStore implements AuditLogStore {
         }
         requireContiguous(head, drafts, records);
         await this.insertRecords(trx, records);
+        await this.insertTreeNodes(trx, head.size, records);
         const last = records[records.length - 1];
         if (last === undefined) return records;
         await trx
@@ -146,6 +159,89 @@ export class KyselyAuditLogStore implements AuditLogStore {
     return rows.map(toCheckpoint);
   }
 
+  /**
+   * Hashes of perfect subtrees of the committed log, in the order asked: stored ones from
+   * `audit_tree_nodes`, lower ones recomputed from their (at most 15) leaf hashes.
+   *
+   * @throws EnterpriseError AUDIT_UNAVAILABLE when a node or leaf is missing (the log is not
+   *   that large, or rows were deleted).
+   */
+  async nodeHashes(nodes: readonly TreeNode[]): Promise<Uint8Array[]> {
+    return guarded(() => this.readNodeHashes(this.context.db, nodes));
+  }
+
+  /** The record with this event id (any tenant), or null. */
+  async recordByEventId(eventId: string): Promise<AuditRecord | null> {
+    const row = await guarded(() => this.context.db.selectFrom("audit_events").selectAll().where("event_id", "=", eventId).orderBy("seq").limit(1).executeTakeFirst());
+    return row === undefined ? null : toAuditRecord(row, this.context.profile.codec);
+  }
+
+  /** The checkpoint of exactly `treeSize`, or null. */
+  async checkpointAt(treeSize: number): Promise<AuditCheckpointRecord | null> {
+    if (!Number.isSafeInteger(treeSize)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "treeSize" } });
+    const row = await guarded(() => this.context.db.selectFrom("audit_checkpoints").selectAll().where("tree_size", "=", treeSize).executeTakeFirst());
+    return row === undefined ? null : toCheckpoint(row);
+  }
+
+  /** Checkpoints with tree size above `afterTreeSize`, ascending, at most `limit`. */
+  async checkpointPage(afterTreeSize: number, limit: number): Promise<AuditCheckpointRecord[]> {
+    if (!Number.isSafeInteger(afterTreeSize)) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "afterTreeSize" } });
+    const rows = await guarded(() =>
+      this.context.db.selectFrom("audit_checkpoints").selectAll().where("tree_size", ">", afterTreeSize).orderBy("tree_size").limit(pageLimit(limit)).execute(),
+    );
+    return rows.map(toCheckpoint);
+  }
+
+  /**
+   * Events of every tenant, or of `query.tenantId` when set; platform events have tenant "".
+   *
+   * @throws EnterpriseError INVALID_ARGUMENT on a malformed metadata key.
+   */
+  async queryAllTenants(query: AuditQuery & { tenantId?: string }): Promise<AuditRecord[]> {
+    return queryAuditEvents(this.context, query.tenantId ?? null, query);
+  }
+
+  private async readNodeHashes(db: Transaction<Database> | StoreContext["db"], nodes: readonly TreeNode[]): Promise<Uint8Array[]> {
+    const positions = nodes.filter((node) => node.level >= AUDIT_TREE_STORED_MIN_LEVEL).map(treeNodePosition);
+    const leafSeqs = new Set<number>();
+    for (const node of nodes) {
+      if (node.level >= AUDIT_TREE_STORED_MIN_LEVEL) continue;
+      const width = 2 ** node.level;
+      for (let seq = node.index * width; seq < (node.index + 1) * width; seq++) leafSeqs.add(seq);
+    }
+    const stored = new Map<number, string>();
+    if (positions.length > 0) {
+      const rows = await db.selectFrom("audit_tree_nodes").select(["position", "hash"]).where("position", "in", positions).execute();
+      for (const row of rows) stored.set(Number(row.position), row.hash);
+    }
+    const leaves = new Map<number, string>();
+    if (leafSeqs.size > 0) {
+      const rows = await db.selectFrom("audit_events").select(["seq", "leaf_hash"]).where("seq", "in", [...leafSeqs]).execute();
+      for (const row of rows) leaves.set(Number(row.seq), row.leaf_hash);
+    }
+    return nodes.map((node) => {
+      if (node.level >= AUDIT_TREE_STORED_MIN_LEVEL) return hashOrMissing(stored.get(treeNodePosition(node)));
+      const width = 2 ** node.level;
+      const hashes: Uint8Array[] = [];
+      for (let seq = node.index * width; seq < (node.index + 1) * width; seq++) hashes.push(hashOrMissing(leaves.get(seq)));
+      return node.level === 0 ? hashes[0]! : merkleRoot(hashes, nodeHasher);
+    });
+  }
+
+  /** Writes the perfect subtrees that `records` complete, extending the right edge at `size`. */
+  private async insertTreeNodes(trx: Transaction<Database>, size: number, records: readonly AuditRecord[]): Promise<void> {
+    // Nothing completes at the stored levels unless the batch crosses a 16-leaf boundary.
+    const blockWidth = 2 ** AUDIT_TREE_STORED_MIN_LEVEL;
+    if (Math.floor((size + records.length) / blockWidth) === Math.floor(size / blockWidth)) return;
+    const frontier = await this.readNodeHashes(trx, frontierNodes(size));
+    const leaves = records.map((record) => hashOrMissing(record.leafHash));
+    const nodes = completedNodes(size, frontier, leaves, nodeHasher, AUDIT_TREE_STORED_MIN_LEVEL);
+    for (let i = 0; i < nodes.length; i += TREE_NODE_ROWS_PER_INSERT) {
+      const chunk = nodes.slice(i, i + TREE_NODE_ROWS_PER_INSERT).map((node) => ({ position: treeNodePosition(node), hash: toHex(node.hash) }));
+      await trx.insertInto("audit_tree_nodes").values(chunk).execute();
+    }
+  }
+
   private async readHead(db: Transaction<Database> | StoreContext["db"], forAppend: boolean): Promise<AuditHead> {
     let query = db.selectFrom("audit_head").select(["size", "chain_hash"]).where("id", "=", HEAD_ROW_ID);
     // Belt and braces on PostgreSQL: even under a stricter isolation level, a
@@ -178,4 +274,10 @@ function toCheckpoint(row: {
     keyId: row.key_id,
     createdAt: row.created_at,
   };
+}
+
+function hashOrMissing(hex: string | undefined): Uint8Array {
+  const bytes = hex === undefined ? null : fromHex(hex);
+  if (bytes?.length !== 32) throw new EnterpriseError("AUDIT_UNAVAILABLE", { details: { reason: "audit tree node missing or malformed" } });
+  return bytes;
 }

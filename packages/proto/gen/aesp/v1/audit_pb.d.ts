@@ -164,6 +164,27 @@ export declare type QueryEventsRequest = Message<"aesp.v1.QueryEventsRequest"> &
    * @generated from field: string correlation_id = 9;
    */
   correlationId: string;
+
+  /**
+   * Invented: SUCCESS | FAILURE | DENIED | ERROR.
+   *
+   * @generated from field: string outcome = 10;
+   */
+  outcome: string;
+
+  /**
+   * Invented: events about one contract (resource `contract:<contract_id>`).
+   *
+   * @generated from field: string contract_id = 11;
+   */
+  contractId: string;
+
+  /**
+   * Invented: every entry must equal the event's metadata value under that key.
+   *
+   * @generated from field: map<string, string> metadata = 12;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
@@ -224,6 +245,27 @@ export declare type QueryEventsRequestJson = {
    * @generated from field: string correlation_id = 9;
    */
   correlationId?: string;
+
+  /**
+   * Invented: SUCCESS | FAILURE | DENIED | ERROR.
+   *
+   * @generated from field: string outcome = 10;
+   */
+  outcome?: string;
+
+  /**
+   * Invented: events about one contract (resource `contract:<contract_id>`).
+   *
+   * @generated from field: string contract_id = 11;
+   */
+  contractId?: string;
+
+  /**
+   * Invented: every entry must equal the event's metadata value under that key.
+   *
+   * @generated from field: map<string, string> metadata = 12;
+   */
+  metadata?: { [key: string]: string };
 };
 
 /**
@@ -905,6 +947,13 @@ export declare type GetAuditStatisticsResponse = Message<"aesp.v1.GetAuditStatis
    * @generated from field: aesp.v1.AuditCheckpoint latest_checkpoint = 8;
    */
   latestCheckpoint?: AuditCheckpoint | undefined;
+
+  /**
+   * Invented: events by UTC day, keyed YYYY-MM-DD.
+   *
+   * @generated from field: map<string, uint64> events_by_day = 9;
+   */
+  eventsByDay: { [key: string]: bigint };
 };
 
 /**
@@ -956,6 +1005,13 @@ export declare type GetAuditStatisticsResponseJson = {
    * @generated from field: aesp.v1.AuditCheckpoint latest_checkpoint = 8;
    */
   latestCheckpoint?: AuditCheckpointJson;
+
+  /**
+   * Invented: events by UTC day, keyed YYYY-MM-DD.
+   *
+   * @generated from field: map<string, uint64> events_by_day = 9;
+   */
+  eventsByDay?: { [key: string]: string };
 };
 
 /**
@@ -963,6 +1019,648 @@ export declare type GetAuditStatisticsResponseJson = {
  * Use `create(GetAuditStatisticsResponseSchema)` to create a new message.
  */
 export declare const GetAuditStatisticsResponseSchema: GenMessage<GetAuditStatisticsResponse, {jsonType: GetAuditStatisticsResponseJson}>;
+
+/**
+ * Invented. Names the event by id, or by its position when event_id is empty.
+ *
+ * @generated from message aesp.v1.GetInclusionProofRequest
+ */
+export declare type GetInclusionProofRequest = Message<"aesp.v1.GetInclusionProofRequest"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * The checkpoint to prove against; 0 means the latest. The event must lie inside it.
+   *
+   * @generated from field: uint64 tree_size = 3;
+   */
+  treeSize: bigint;
+};
+
+/**
+ * Invented. Names the event by id, or by its position when event_id is empty.
+ *
+ * @generated from message aesp.v1.GetInclusionProofRequest
+ */
+export declare type GetInclusionProofRequestJson = {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq?: string;
+
+  /**
+   * The checkpoint to prove against; 0 means the latest. The event must lie inside it.
+   *
+   * @generated from field: uint64 tree_size = 3;
+   */
+  treeSize?: string;
+};
+
+/**
+ * Describes the message aesp.v1.GetInclusionProofRequest.
+ * Use `create(GetInclusionProofRequestSchema)` to create a new message.
+ */
+export declare const GetInclusionProofRequestSchema: GenMessage<GetInclusionProofRequest, {jsonType: GetInclusionProofRequestJson}>;
+
+/**
+ * Invented. Verify: recompute the leaf hash from `event` (RFC 8785 canonical form), check it
+ * equals leaf_hash, check the checkpoint's signature, then RFC 9162 §2.1.3.2 with `proof`.
+ *
+ * @generated from message aesp.v1.GetInclusionProofResponse
+ */
+export declare type GetInclusionProofResponse = Message<"aesp.v1.GetInclusionProofResponse"> & {
+  /**
+   * @generated from field: aesp.v1.AuditEvent event = 1;
+   */
+  event?: AuditEvent | undefined;
+
+  /**
+   * @generated from field: uint64 leaf_index = 2;
+   */
+  leafIndex: bigint;
+
+  /**
+   * Hex RFC 6962 leaf hash.
+   *
+   * @generated from field: string leaf_hash = 3;
+   */
+  leafHash: string;
+
+  /**
+   * @generated from field: uint64 tree_size = 4;
+   */
+  treeSize: bigint;
+
+  /**
+   * Hex sibling hashes, from the leaf upwards.
+   *
+   * @generated from field: repeated string proof = 5;
+   */
+  proof: string[];
+
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 6;
+   */
+  checkpoint?: AuditCheckpoint | undefined;
+};
+
+/**
+ * Invented. Verify: recompute the leaf hash from `event` (RFC 8785 canonical form), check it
+ * equals leaf_hash, check the checkpoint's signature, then RFC 9162 §2.1.3.2 with `proof`.
+ *
+ * @generated from message aesp.v1.GetInclusionProofResponse
+ */
+export declare type GetInclusionProofResponseJson = {
+  /**
+   * @generated from field: aesp.v1.AuditEvent event = 1;
+   */
+  event?: AuditEventJson;
+
+  /**
+   * @generated from field: uint64 leaf_index = 2;
+   */
+  leafIndex?: string;
+
+  /**
+   * Hex RFC 6962 leaf hash.
+   *
+   * @generated from field: string leaf_hash = 3;
+   */
+  leafHash?: string;
+
+  /**
+   * @generated from field: uint64 tree_size = 4;
+   */
+  treeSize?: string;
+
+  /**
+   * Hex sibling hashes, from the leaf upwards.
+   *
+   * @generated from field: repeated string proof = 5;
+   */
+  proof?: string[];
+
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 6;
+   */
+  checkpoint?: AuditCheckpointJson;
+};
+
+/**
+ * Describes the message aesp.v1.GetInclusionProofResponse.
+ * Use `create(GetInclusionProofResponseSchema)` to create a new message.
+ */
+export declare const GetInclusionProofResponseSchema: GenMessage<GetInclusionProofResponse, {jsonType: GetInclusionProofResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetConsistencyProofRequest
+ */
+export declare type GetConsistencyProofRequest = Message<"aesp.v1.GetConsistencyProofRequest"> & {
+  /**
+   * @generated from field: uint64 old_size = 1;
+   */
+  oldSize: bigint;
+
+  /**
+   * 0 means the latest checkpoint.
+   *
+   * @generated from field: uint64 new_size = 2;
+   */
+  newSize: bigint;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetConsistencyProofRequest
+ */
+export declare type GetConsistencyProofRequestJson = {
+  /**
+   * @generated from field: uint64 old_size = 1;
+   */
+  oldSize?: string;
+
+  /**
+   * 0 means the latest checkpoint.
+   *
+   * @generated from field: uint64 new_size = 2;
+   */
+  newSize?: string;
+};
+
+/**
+ * Describes the message aesp.v1.GetConsistencyProofRequest.
+ * Use `create(GetConsistencyProofRequestSchema)` to create a new message.
+ */
+export declare const GetConsistencyProofRequestSchema: GenMessage<GetConsistencyProofRequest, {jsonType: GetConsistencyProofRequestJson}>;
+
+/**
+ * Invented. Both sizes are checkpointed, so both roots come with a signature.
+ *
+ * @generated from message aesp.v1.GetConsistencyProofResponse
+ */
+export declare type GetConsistencyProofResponse = Message<"aesp.v1.GetConsistencyProofResponse"> & {
+  /**
+   * @generated from field: uint64 old_size = 1;
+   */
+  oldSize: bigint;
+
+  /**
+   * @generated from field: uint64 new_size = 2;
+   */
+  newSize: bigint;
+
+  /**
+   * Hex nodes, RFC 9162 §2.1.4.
+   *
+   * @generated from field: repeated string proof = 3;
+   */
+  proof: string[];
+
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint old_checkpoint = 4;
+   */
+  oldCheckpoint?: AuditCheckpoint | undefined;
+
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint new_checkpoint = 5;
+   */
+  newCheckpoint?: AuditCheckpoint | undefined;
+};
+
+/**
+ * Invented. Both sizes are checkpointed, so both roots come with a signature.
+ *
+ * @generated from message aesp.v1.GetConsistencyProofResponse
+ */
+export declare type GetConsistencyProofResponseJson = {
+  /**
+   * @generated from field: uint64 old_size = 1;
+   */
+  oldSize?: string;
+
+  /**
+   * @generated from field: uint64 new_size = 2;
+   */
+  newSize?: string;
+
+  /**
+   * Hex nodes, RFC 9162 §2.1.4.
+   *
+   * @generated from field: repeated string proof = 3;
+   */
+  proof?: string[];
+
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint old_checkpoint = 4;
+   */
+  oldCheckpoint?: AuditCheckpointJson;
+
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint new_checkpoint = 5;
+   */
+  newCheckpoint?: AuditCheckpointJson;
+};
+
+/**
+ * Describes the message aesp.v1.GetConsistencyProofResponse.
+ * Use `create(GetConsistencyProofResponseSchema)` to create a new message.
+ */
+export declare const GetConsistencyProofResponseSchema: GenMessage<GetConsistencyProofResponse, {jsonType: GetConsistencyProofResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetCheckpointRequest
+ */
+export declare type GetCheckpointRequest = Message<"aesp.v1.GetCheckpointRequest"> & {
+  /**
+   * 0 means the latest.
+   *
+   * @generated from field: uint64 tree_size = 1;
+   */
+  treeSize: bigint;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetCheckpointRequest
+ */
+export declare type GetCheckpointRequestJson = {
+  /**
+   * 0 means the latest.
+   *
+   * @generated from field: uint64 tree_size = 1;
+   */
+  treeSize?: string;
+};
+
+/**
+ * Describes the message aesp.v1.GetCheckpointRequest.
+ * Use `create(GetCheckpointRequestSchema)` to create a new message.
+ */
+export declare const GetCheckpointRequestSchema: GenMessage<GetCheckpointRequest, {jsonType: GetCheckpointRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetCheckpointResponse
+ */
+export declare type GetCheckpointResponse = Message<"aesp.v1.GetCheckpointResponse"> & {
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 1;
+   */
+  checkpoint?: AuditCheckpoint | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetCheckpointResponse
+ */
+export declare type GetCheckpointResponseJson = {
+  /**
+   * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 1;
+   */
+  checkpoint?: AuditCheckpointJson;
+};
+
+/**
+ * Describes the message aesp.v1.GetCheckpointResponse.
+ * Use `create(GetCheckpointResponseSchema)` to create a new message.
+ */
+export declare const GetCheckpointResponseSchema: GenMessage<GetCheckpointResponse, {jsonType: GetCheckpointResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListCheckpointsRequest
+ */
+export declare type ListCheckpointsRequest = Message<"aesp.v1.ListCheckpointsRequest"> & {
+  /**
+   * 0: Host default page size (100); at most 1,000.
+   *
+   * @generated from field: uint32 limit = 1;
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page.
+   *
+   * @generated from field: string cursor = 2;
+   */
+  cursor: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListCheckpointsRequest
+ */
+export declare type ListCheckpointsRequestJson = {
+  /**
+   * 0: Host default page size (100); at most 1,000.
+   *
+   * @generated from field: uint32 limit = 1;
+   */
+  limit?: number;
+
+  /**
+   * The next_cursor of the previous page.
+   *
+   * @generated from field: string cursor = 2;
+   */
+  cursor?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ListCheckpointsRequest.
+ * Use `create(ListCheckpointsRequestSchema)` to create a new message.
+ */
+export declare const ListCheckpointsRequestSchema: GenMessage<ListCheckpointsRequest, {jsonType: ListCheckpointsRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListCheckpointsResponse
+ */
+export declare type ListCheckpointsResponse = Message<"aesp.v1.ListCheckpointsResponse"> & {
+  /**
+   * @generated from field: repeated aesp.v1.AuditCheckpoint checkpoints = 1;
+   */
+  checkpoints: AuditCheckpoint[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListCheckpointsResponse
+ */
+export declare type ListCheckpointsResponseJson = {
+  /**
+   * @generated from field: repeated aesp.v1.AuditCheckpoint checkpoints = 1;
+   */
+  checkpoints?: AuditCheckpointJson[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ListCheckpointsResponse.
+ * Use `create(ListCheckpointsResponseSchema)` to create a new message.
+ */
+export declare const ListCheckpointsResponseSchema: GenMessage<ListCheckpointsResponse, {jsonType: ListCheckpointsResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetAuditVerifierKeysRequest
+ */
+export declare type GetAuditVerifierKeysRequest = Message<"aesp.v1.GetAuditVerifierKeysRequest"> & {
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetAuditVerifierKeysRequest
+ */
+export declare type GetAuditVerifierKeysRequestJson = {
+};
+
+/**
+ * Describes the message aesp.v1.GetAuditVerifierKeysRequest.
+ * Use `create(GetAuditVerifierKeysRequestSchema)` to create a new message.
+ */
+export declare const GetAuditVerifierKeysRequestSchema: GenMessage<GetAuditVerifierKeysRequest, {jsonType: GetAuditVerifierKeysRequestJson}>;
+
+/**
+ * Invented. One audit signing key.
+ *
+ * @generated from message aesp.v1.AuditVerifierKey
+ */
+export declare type AuditVerifierKey = Message<"aesp.v1.AuditVerifierKey"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * C2SP / golang.org/x/mod/sumdb/note verifier key: <name>+<hex id>+<base64(0x01 || key)>.
+   *
+   * @generated from field: string verifier_key = 2;
+   */
+  verifierKey: string;
+
+  /**
+   * @generated from field: string public_key_pem = 3;
+   */
+  publicKeyPem: string;
+
+  /**
+   * @generated from field: uint64 created_at = 4;
+   */
+  createdAt: bigint;
+
+  /**
+   * 0 while current.
+   *
+   * @generated from field: uint64 retired_at = 5;
+   */
+  retiredAt: bigint;
+};
+
+/**
+ * Invented. One audit signing key.
+ *
+ * @generated from message aesp.v1.AuditVerifierKey
+ */
+export declare type AuditVerifierKeyJson = {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId?: string;
+
+  /**
+   * C2SP / golang.org/x/mod/sumdb/note verifier key: <name>+<hex id>+<base64(0x01 || key)>.
+   *
+   * @generated from field: string verifier_key = 2;
+   */
+  verifierKey?: string;
+
+  /**
+   * @generated from field: string public_key_pem = 3;
+   */
+  publicKeyPem?: string;
+
+  /**
+   * @generated from field: uint64 created_at = 4;
+   */
+  createdAt?: string;
+
+  /**
+   * 0 while current.
+   *
+   * @generated from field: uint64 retired_at = 5;
+   */
+  retiredAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.AuditVerifierKey.
+ * Use `create(AuditVerifierKeySchema)` to create a new message.
+ */
+export declare const AuditVerifierKeySchema: GenMessage<AuditVerifierKey, {jsonType: AuditVerifierKeyJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetAuditVerifierKeysResponse
+ */
+export declare type GetAuditVerifierKeysResponse = Message<"aesp.v1.GetAuditVerifierKeysResponse"> & {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated aesp.v1.AuditVerifierKey keys = 1;
+   */
+  keys: AuditVerifierKey[];
+
+  /**
+   * The checkpoint origin (also the key name on signature lines).
+   *
+   * @generated from field: string origin = 2;
+   */
+  origin: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.GetAuditVerifierKeysResponse
+ */
+export declare type GetAuditVerifierKeysResponseJson = {
+  /**
+   * Oldest first.
+   *
+   * @generated from field: repeated aesp.v1.AuditVerifierKey keys = 1;
+   */
+  keys?: AuditVerifierKeyJson[];
+
+  /**
+   * The checkpoint origin (also the key name on signature lines).
+   *
+   * @generated from field: string origin = 2;
+   */
+  origin?: string;
+};
+
+/**
+ * Describes the message aesp.v1.GetAuditVerifierKeysResponse.
+ * Use `create(GetAuditVerifierKeysResponseSchema)` to create a new message.
+ */
+export declare const GetAuditVerifierKeysResponseSchema: GenMessage<GetAuditVerifierKeysResponse, {jsonType: GetAuditVerifierKeysResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.RotateAuditSigningKeyRequest
+ */
+export declare type RotateAuditSigningKeyRequest = Message<"aesp.v1.RotateAuditSigningKeyRequest"> & {
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.RotateAuditSigningKeyRequest
+ */
+export declare type RotateAuditSigningKeyRequestJson = {
+};
+
+/**
+ * Describes the message aesp.v1.RotateAuditSigningKeyRequest.
+ * Use `create(RotateAuditSigningKeyRequestSchema)` to create a new message.
+ */
+export declare const RotateAuditSigningKeyRequestSchema: GenMessage<RotateAuditSigningKeyRequest, {jsonType: RotateAuditSigningKeyRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.RotateAuditSigningKeyResponse
+ */
+export declare type RotateAuditSigningKeyResponse = Message<"aesp.v1.RotateAuditSigningKeyResponse"> & {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId: string;
+
+  /**
+   * @generated from field: string previous_key_id = 2;
+   */
+  previousKeyId: string;
+
+  /**
+   * The first checkpoint signed with the new key.
+   *
+   * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 3;
+   */
+  checkpoint?: AuditCheckpoint | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.RotateAuditSigningKeyResponse
+ */
+export declare type RotateAuditSigningKeyResponseJson = {
+  /**
+   * @generated from field: string key_id = 1;
+   */
+  keyId?: string;
+
+  /**
+   * @generated from field: string previous_key_id = 2;
+   */
+  previousKeyId?: string;
+
+  /**
+   * The first checkpoint signed with the new key.
+   *
+   * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 3;
+   */
+  checkpoint?: AuditCheckpointJson;
+};
+
+/**
+ * Describes the message aesp.v1.RotateAuditSigningKeyResponse.
+ * Use `create(RotateAuditSigningKeyResponseSchema)` to create a new message.
+ */
+export declare const RotateAuditSigningKeyResponseSchema: GenMessage<RotateAuditSigningKeyResponse, {jsonType: RotateAuditSigningKeyResponseJson}>;
 
 /**
  * Audit ingestion, query, reports and verifiable export.
@@ -1020,6 +1718,69 @@ export declare const EnterpriseAuditService: GenService<{
     methodKind: "unary";
     input: typeof GetAuditStatisticsRequestSchema;
     output: typeof GetAuditStatisticsResponseSchema;
+  },
+  /**
+   * Invented: the RFC 9162 inclusion proof of one event against a signed checkpoint. A tenant
+   * principal may ask only for its own tenant's events (another tenant's event is NOT_FOUND).
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.GetInclusionProof
+   */
+  getInclusionProof: {
+    methodKind: "unary";
+    input: typeof GetInclusionProofRequestSchema;
+    output: typeof GetInclusionProofResponseSchema;
+  },
+  /**
+   * Invented: the RFC 9162 consistency proof between two checkpointed tree sizes. Global: it
+   * reveals only hashes and sizes, no event.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.GetConsistencyProof
+   */
+  getConsistencyProof: {
+    methodKind: "unary";
+    input: typeof GetConsistencyProofRequestSchema;
+    output: typeof GetConsistencyProofResponseSchema;
+  },
+  /**
+   * Invented: the latest signed checkpoint, or the one of a given tree size. Global.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.GetCheckpoint
+   */
+  getCheckpoint: {
+    methodKind: "unary";
+    input: typeof GetCheckpointRequestSchema;
+    output: typeof GetCheckpointResponseSchema;
+  },
+  /**
+   * Invented: every signed checkpoint, ascending by tree size, paged. What external witnesses take.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.ListCheckpoints
+   */
+  listCheckpoints: {
+    methodKind: "unary";
+    input: typeof ListCheckpointsRequestSchema;
+    output: typeof ListCheckpointsResponseSchema;
+  },
+  /**
+   * Invented: every audit signing key, current and retired, as C2SP verifier keys.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.GetAuditVerifierKeys
+   */
+  getAuditVerifierKeys: {
+    methodKind: "unary";
+    input: typeof GetAuditVerifierKeysRequestSchema;
+    output: typeof GetAuditVerifierKeysResponseSchema;
+  },
+  /**
+   * Invented: retires the audit signing key and signs later checkpoints with a new one. Platform
+   * administrators only; checkpoints signed before stay verifiable with the retired key.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.RotateAuditSigningKey
+   */
+  rotateAuditSigningKey: {
+    methodKind: "unary";
+    input: typeof RotateAuditSigningKeyRequestSchema;
+    output: typeof RotateAuditSigningKeyResponseSchema;
   },
 }>;
 

@@ -1,0 +1,135 @@
+/**
+ * `aesp audit query|proof|checkpoint|stats` against a real Host: query with filters and a
+ * continuation cursor, a proof verified locally against the Host's verifier keys (OK, and
+ * FAILED with exit 1 against a key the checkpoint was not signed with), a checkpoint note with a
+ * locally verified consistency proof, and statistics as JSON.
+ */
+import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { EnterpriseAuditService } from "@aesp/proto/audit";
+import { formatVerifierKey } from "@aesp/core/audit";
+import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
+import { runCli } from "../../packages/cli/src/main.ts";
+import { startTestHost } from "../support/harness.ts";
+import type { Actor, TestHost } from "../support/harness.ts";
+
+let t: TestHost;
+let acme: Actor;
+let auditor: Actor;
+let work: string;
+let caPath: string;
+
+async function aesp(args: string[], apiKey = auditor.apiKey): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    env: { AESP_HOME: join(work, "home"), AESP_API_KEY: apiKey },
+    cwd: work,
+    stderrIsTty: false,
+    waitForShutdownSignal: () => new Promise(() => undefined),
+    loadHost: async (): Promise<HostModule> => import("@aesp/host"),
+    readSecret: async () => {
+      throw new Error("no password prompt expected");
+    },
+    openBrowser: async () => {
+      throw new Error("no browser expected");
+    },
+  };
+  const code = await runCli(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], io);
+  return { code, stdout, stderr };
+}
+
+async function ok(args: string[]): Promise<string> {
+  const result = await aesp(args);
+  assert.equal(result.code, 0, `aesp ${args.join(" ")} failed:\n${result.stdout}\n${result.stderr}`);
+  return result.stdout;
+}
+
+before(async () => {
+  t = await startTestHost("sqlite", { "audit.checkpoint_every": 5 });
+  work = await mkdtemp(join(tmpdir(), "aesp-cli-audit-"));
+  caPath = join(work, "ca.pem");
+  await writeFile(caPath, t.host.caCertificatePem);
+  acme = await t.tenant("acme");
+  auditor = await t.actor("auditor", ["auditor"], acme);
+  for (let i = 0; i < 6; i++) await t.actor(`agent-${i}`, ["agent"], acme);
+});
+
+after(async () => {
+  await t?.stop();
+  if (work !== undefined) await rm(work, { recursive: true, force: true });
+});
+
+void describe("aesp audit", () => {
+  test("query filters and continues from a cursor", async () => {
+    type Page = { items: { outcome: string; seq: string }[]; next_cursor: string };
+    const query = async (args: string[]): Promise<Page> => JSON.parse(await ok(["audit", "query", "--json", ...args])) as Page;
+    const all = (await query(["--limit", "1000"])).items;
+    assert.ok(all.length >= 8);
+    const firstPage = await query(["--limit", "3"]);
+    const first = firstPage.items;
+    assert.equal(first.length, 3);
+    assert.notEqual(firstPage.next_cursor, "");
+    const page = await aesp(["audit", "query", "--limit", "3"]);
+    assert.match(page.stderr, /--cursor (\d+)/);
+    const cursor = /--cursor (\d+)/.exec(page.stderr)![1]!;
+    assert.equal(cursor, firstPage.next_cursor);
+    const rest = (await query(["--limit", "1000", "--cursor", cursor])).items;
+    // Each CLI call signs in (an audited event), so the log grows between calls: compare the prefix.
+    assert.deepEqual(
+      [...first, ...rest].slice(0, all.length).map((event) => event.seq),
+      all.map((event) => event.seq),
+      "the cursor continues exactly after the page",
+    );
+    const success = (await query(["--limit", "1000", "--outcome", "success"])).items;
+    assert.ok(success.length > 0 && success.every((event) => event.outcome === "SUCCESS"));
+    assert.deepEqual((await query(["--contract", "nothing-here"])).items, []);
+  });
+
+  test("proof verifies locally and prints OK; with a foreign key it fails with exit 1", async () => {
+    const { events } = await auditor.client(EnterpriseAuditService).queryEvents({ limit: 1 });
+    const eventId = events[0]!.eventId;
+    const text = await ok(["audit", "proof", eventId]);
+    assert.match(text, new RegExp(`^OK: event ${eventId} \\(seq \\d+\\) is in the log of \\d+ events; checkpoint signed by`));
+    const json = JSON.parse(await ok(["audit", "proof", eventId, "--json"])) as { ok: boolean; proof: string[]; signed_note: string };
+    assert.equal(json.ok, true);
+    assert.match(json.signed_note, /\n\n— /);
+
+    const { origin } = await auditor.client(EnterpriseAuditService).getAuditVerifierKeys({});
+    const stranger = generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x!;
+    const strangerKey = formatVerifierKey({ keyName: origin, publicKey: new Uint8Array(Buffer.from(stranger, "base64url")) }, { sha256: (d) => new Uint8Array(createHash("sha256").update(d).digest()) });
+    const bad = await aesp(["audit", "proof", eventId, "--key", strangerKey]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /FAILED: checkpoint signed by an unknown key/);
+  });
+
+  test("checkpoint prints the signed note and verifies consistency from an older size", async () => {
+    const note = await ok(["audit", "checkpoint"]);
+    assert.match(note, /^\S+\n\d+\n\S+=*\nchain [0-9a-f]{64}\n\n— /);
+    const { checkpoints } = await auditor.client(EnterpriseAuditService).listCheckpoints({});
+    assert.ok(checkpoints.length >= 2);
+    const older = checkpoints[0]!.treeSize;
+    const newer = checkpoints.at(-1)!.treeSize;
+    const text = await ok(["audit", "checkpoint", "--size", String(newer), "--consistency-from", String(older)]);
+    assert.match(text, new RegExp(`OK: the log of ${newer} events extends the checkpoint of ${older}`));
+    const missing = await aesp(["audit", "checkpoint", "--consistency-from", "3"]);
+    assert.notEqual(missing.code, 0, "an older size that is not a checkpoint is refused");
+  });
+
+  test("stats counts the tenant's events", async () => {
+    const stats = JSON.parse(await ok(["audit", "stats", "--json"])) as { total_events: number; events_by_type: Record<string, number>; events_by_day: Record<string, number> };
+    const { events } = await auditor.client(EnterpriseAuditService).queryEvents({ limit: 1000 });
+    assert.equal(stats.total_events, events.length);
+    assert.equal(Object.values(stats.events_by_day).reduce((a, b) => a + b, 0), events.length);
+    const text = await ok(["audit", "stats"]);
+    assert.match(text, /^events: \d+ \(security: \d+\)/);
+    assert.match(text, /by type:\n/);
+  });
+});
+
