@@ -88,6 +88,7 @@ const PLATFORM_TABLES = new Set([
   "audit_checkpoints",
   "sign_in_throttle",
   "one_time_values",
+  "siem_dead_letters",
 ]);
 
 if (skip) {
@@ -133,6 +134,7 @@ if (skip) {
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
         { version: 3, name: "authorization" },
+        { version: 7, name: "audit-forwarding" },
       ]);
     });
 
@@ -168,7 +170,7 @@ if (skip) {
         await first.ping();
         await second.ping();
         const migrations = await adminQuery(`select version from "${concurrentSchema}".schema_migrations order by version`);
-        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }, { version: 3 }]);
+        assert.deepEqual(migrations, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 7 }]);
       } finally {
         await first.close();
         await second.close();

@@ -34,6 +34,7 @@ const PLATFORM_TABLES = new Set([
   "audit_checkpoints",
   "sign_in_throttle",
   "one_time_values",
+  "siem_dead_letters",
 ]);
 
 describe("SQLite specifics", () => {
@@ -72,6 +73,7 @@ describe("SQLite specifics", () => {
         { version: 1, name: "initial-schema" },
         { version: 2, name: "identity" },
         { version: 3, name: "authorization" },
+        { version: 7, name: "audit-forwarding" },
       ]);
     } finally {
       raw.close();
@@ -90,7 +92,7 @@ describe("SQLite specifics", () => {
     }
     const raw = new Database(path, { readonly: true });
     try {
-      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }]);
+      assert.deepEqual(raw.prepare("select version from schema_migrations order by version").all(), [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 7 }]);
     } finally {
       raw.close();
     }

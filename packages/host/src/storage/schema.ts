@@ -334,6 +334,21 @@ export interface TenantEpochsTable {
   epoch: number;
 }
 
+// ------------------------------------------------------------ platform table of migration 7
+
+/** SIEM deliveries that failed every retry, kept for replay. */
+export interface SiemDeadLettersTable {
+  dead_letter_id: string;
+  destination: string;
+  payload: string;
+  event_count: number;
+  first_seq: number;
+  last_seq: number;
+  reason: string;
+  attempts: number;
+  created_at: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -369,4 +384,5 @@ export interface Database {
   one_time_values: OneTimeValuesTable;
   group_role_bindings: GroupRoleBindingsTable;
   tenant_epochs: TenantEpochsTable;
+  siem_dead_letters: SiemDeadLettersTable;
 }

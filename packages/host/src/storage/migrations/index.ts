@@ -2,6 +2,7 @@
 import { initialSchema } from "./0001-initial.ts";
 import { identitySchema } from "./0002-identity.ts";
 import { authorizationSchema } from "./0003-authorization.ts";
+import { auditForwardingSchema } from "./0007-audit-forwarding.ts";
 import type { Migration } from "./migration.ts";
 
 export { migrate } from "./runner.ts";
@@ -9,4 +10,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, auditForwardingSchema];
