@@ -71,4 +71,6 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuthorizationService/RevokeRole": "implemented",
   "aesp.v1.RoleService/ListRoles": "implemented",
   "aesp.v1.RoleService/GetRole": "implemented",
+  "aesp.v1.EnterpriseAuditService/ListDeadLetters": "implemented",
+  "aesp.v1.EnterpriseAuditService/ReplayDeadLetters": "implemented",
 };

@@ -23,6 +23,7 @@ import type {
 } from "@aesp/core";
 import type { DirectorySync, IdentityAdapters } from "../../identity/identity-adapters.ts";
 import type { TokenSigningKeys } from "../../identity/jwt-access-tokens.ts";
+import type { SiemForwarding } from "../../audit/forwarding/siem-forwarding.ts";
 
 /** Public facts about this Host, served by HostService.GetHostInfo. */
 export interface HostInfo {
@@ -67,6 +68,8 @@ export interface GatewayDeps {
   readonly hostInfo: HostInfo;
   /** Details of live runtime connections, for ListRuntimes. */
   readonly describeConnections: (tenantId: string) => ConnectionInfo[];
+  /** SIEM forwarding (dead-letter replay). */
+  readonly siem: SiemForwarding;
 }
 
 export interface ConnectionInfo {
