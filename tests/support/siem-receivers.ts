@@ -54,7 +54,9 @@ export async function createTestPki(commonName: string): Promise<TestPki> {
 }
 
 /** Polls `condition` on each event-loop turn (with a short pause) until it holds; the test's own timeout bounds it. */
-export async function eventually<T>(probe: () => T | Promise<T>, holds: (value: T) => boolean = Boolean): Promise<T> {
+export async function eventually<T>(probe: () => T | Promise<T>): Promise<NonNullable<T>>;
+export async function eventually<T>(probe: () => T | Promise<T>, holds: (value: T) => boolean): Promise<T>;
+export async function eventually<T>(probe: () => T | Promise<T>, holds: (value: T) => boolean = (value) => value !== undefined && value !== null && value !== false): Promise<T> {
   for (;;) {
     const value = await probe();
     if (holds(value)) return value;
@@ -79,7 +81,7 @@ export async function startSyslogReceiver(pki: TestPki, options: { maxVersion?: 
   const server = tls.createServer({ key: pki.keyPem, cert: pki.certPem, minVersion: "TLSv1.2", ...(options.maxVersion === undefined ? {} : { maxVersion: options.maxVersion }) }, (socket) => {
     sockets.add(socket);
     protocols.push(socket.getProtocol() ?? "");
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     socket.on("data", (chunk: Buffer) => {
       const parsed = parseOctetCountedFrames(Buffer.concat([pending, chunk]));
       messages.push(...parsed.messages);
