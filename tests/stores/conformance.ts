@@ -19,7 +19,7 @@ import { after, before, describe, it } from "node:test";
 import { EnterpriseError } from "@aesp/core";
 import type { ErrorCode } from "@aesp/core";
 import type { Store, TenantStores } from "@aesp/core";
-import type { AuditEventDraft, AuditHead, AuditRecord, PolicyRecord, PolicyRolloutRecord, PrincipalFilter } from "@aesp/core";
+import type { AuditEventDraft, AuditHead, AuditRecord, DeadLetterRecord, PolicyRecord, PolicyRolloutRecord, PrincipalFilter } from "@aesp/core";
 import { consistencyProof, consistencyProofFromNodes, inclusionProof, inclusionProofFromNodes, merkleRoot, rootFromNodes } from "@aesp/core/audit";
 import {
   apiKeyRecord,
@@ -1337,6 +1337,50 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal(await store.platform.oneTimeValues.claim(late, 400, 250), false, "the live entry survived the purge");
         assert.equal(await store.platform.oneTimeValues.claim(early, 400, 250), true, "a purged key can be claimed again");
         assert.equal(await store.platform.oneTimeValues.purgeExpired(1_000), 2);
+      });
+    });
+
+    describe("SIEM dead letters (platform)", () => {
+      const letter = (destination: string, createdAt: number, id = unique("dlq")): DeadLetterRecord => ({
+        deadLetterId: id,
+        destination,
+        payload: JSON.stringify([{ seq: 1, eventType: "authz.denied", metadata: { note: "é ✓" } }]),
+        eventCount: 1,
+        firstSeq: 1,
+        lastSeq: 8_640_000_000_000,
+        reason: "connection refused",
+        attempts: 5,
+        createdAt,
+      });
+
+      it("round-trips, lists oldest first per destination with keyset pagination, counts and deletes once", async () => {
+        const destination = unique("webhook");
+        const other = unique("syslog");
+        const a = letter(destination, 1_000);
+        const b = letter(destination, 2_000);
+        const c = letter(destination, 2_000);
+        const d = letter(other, 500);
+        for (const record of [c, a, d, b]) await store.platform.deadLetters.add(record);
+        assert.deepEqual(await store.platform.deadLetters.get(a.deadLetterId), a);
+        assert.equal(await store.platform.deadLetters.get(unique("dlq")), null);
+        const sameTime = [b, c].sort((x, y) => (x.deadLetterId < y.deadLetterId ? -1 : 1));
+        const all = await store.platform.deadLetters.list({ destination, limit: 10 });
+        assert.deepEqual(all.map((r) => r.deadLetterId), [a, ...sameTime].map((r) => r.deadLetterId));
+        const first = await store.platform.deadLetters.list({ destination, limit: 2 });
+        const rest = await store.platform.deadLetters.list({ destination, limit: 2, afterId: first.at(-1)!.deadLetterId });
+        assert.deepEqual([...first, ...rest].map((r) => r.deadLetterId), all.map((r) => r.deadLetterId));
+        assert.equal(await store.platform.deadLetters.count(destination), 3);
+        assert.equal(await store.platform.deadLetters.count(other), 1);
+        assert.ok((await store.platform.deadLetters.count()) >= 4);
+        assert.equal(await store.platform.deadLetters.delete(a.deadLetterId), true);
+        assert.equal(await store.platform.deadLetters.delete(a.deadLetterId), false, "a second replay finds it gone");
+        assert.equal(await store.platform.deadLetters.count(destination), 2);
+      });
+
+      it("a duplicate id is refused with ALREADY_EXISTS", async () => {
+        const record = letter(unique("webhook"), 1);
+        await store.platform.deadLetters.add(record);
+        await assert.rejects(store.platform.deadLetters.add(record), withCode("ALREADY_EXISTS"));
       });
     });
 

@@ -36,6 +36,7 @@ const PLATFORM_TABLES = new Set([
   "audit_tree_nodes",
   "sign_in_throttle",
   "one_time_values",
+  "siem_dead_letters",
 ]);
 
 describe("SQLite specifics", () => {

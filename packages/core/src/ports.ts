@@ -429,6 +429,41 @@ export interface PlatformStores {
   readonly auditProofs: AuditProofStore;
   readonly signInThrottle: SignInThrottleStore;
   readonly oneTimeValues: OneTimeValueStore;
+  readonly deadLetters: DeadLetterStore;
+}
+
+// ---------------------------------------------------------------- SIEM dead letters
+
+/**
+ * A batch of audit records a SIEM destination did not accept after every retry. The payload is
+ * the records as forwarded (already redacted: secrets never enter audit events), kept until a
+ * platform administrator replays it.
+ */
+export interface DeadLetterRecord {
+  readonly deadLetterId: string;
+  /** The destination's name, e.g. `syslog` or `webhook`. */
+  readonly destination: string;
+  /** The records, JSON (an array of AuditRecord). */
+  readonly payload: string;
+  readonly eventCount: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** Why the last attempt failed (no secret, no response body). */
+  readonly reason: string;
+  readonly attempts: number;
+  readonly createdAt: number;
+}
+
+/** Platform-wide store of dead-lettered SIEM deliveries. */
+export interface DeadLetterStore {
+  add(record: DeadLetterRecord): Promise<void>;
+  /** Oldest first (by createdAt, then id); `afterId` continues a listing. */
+  list(query: { destination?: string; limit: number; afterId?: string }): Promise<DeadLetterRecord[]>;
+  get(deadLetterId: string): Promise<DeadLetterRecord | null>;
+  /** Removes it after a successful replay; false when it was already gone (another Host replayed it). */
+  delete(deadLetterId: string): Promise<boolean>;
+  /** How many are stored for a destination (all when omitted). */
+  count(destination?: string): Promise<number>;
 }
 
 // ---------------------------------------------------------------- alerts

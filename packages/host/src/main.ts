@@ -30,10 +30,14 @@ import {
   BreakGlassService,
 } from "@aesp/core";
 import type { PipelineDeps, Store } from "@aesp/core";
-import { AuditLog, AuditProofs } from "@aesp/core/audit";
+import { AuditLog, AuditProofs, Detector, detectionRuleIds } from "@aesp/core/audit";
+import type { DetectionRuleId } from "@aesp/core/audit";
 import { AlertDispatcher } from "./alerts/alert-dispatcher.ts";
+import { alertConnectorsFromConfig } from "./alerts/connectors-from-config.ts";
 import { auditRecorder } from "./audit/recorder.ts";
 import { AuditSigningKeys } from "./audit/signing-keys.ts";
+import { attachDetection } from "./audit/detection-wiring.ts";
+import { SiemForwarding, siemDestinationsFromConfig } from "./audit/forwarding/siem-forwarding.ts";
 import { loadHostConfig } from "./config.ts";
 import type { HostConfigSources } from "./config.ts";
 import { loadOrCreateMasterKey } from "./crypto/master-key.ts";
@@ -137,6 +141,17 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       },
       { origin: v["audit.origin"], checkpointEvery: v["audit.checkpoint_every"], maxBatch: v["audit.max_batch"], maxQueued: v["audit.max_queued"] },
     );
+    // Forwarding and detection read committed batches; closed after the log, so its last batch is still forwarded or dead-lettered.
+    const env = options.env ?? {};
+    const siem = new SiemForwarding(
+      { deadLetters: store.platform.deadLetters, clock, ids, metrics, logger },
+      await siemDestinationsFromConfig(v, env, clock),
+      { maxQueued: v["siem.queue_size"], maxBatch: v["siem.batch_size"], maxAttempts: v["siem.max_attempts"], retryBaseMs: v["siem.retry_base_ms"], retryMaxMs: v["siem.retry_max_ms"] },
+    );
+    closers.push(() => siem.close());
+    siem.attach(auditLog);
+    for (const connector of await alertConnectorsFromConfig(v, env, { clock, ids, metrics })) alerts.add(connector);
+    attachDetection(auditLog, new Detector(detectionOptions(v)), { alerts, clock, logger });
     await auditLog.open();
     closers.push(() => auditLog.close());
     const audit = auditRecorder(auditLog, metrics);
@@ -409,6 +424,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
               language: c.facts.language,
               version: c.facts.version,
             })),
+        siem,
       },
       {
         host: v["gateway.host"],
@@ -473,6 +489,24 @@ export function assertSupportedNode(version = process.versions.node): void {
       message: `AESP Host needs Node.js 22.12 or newer (found ${version}). Install Node 24 LTS and retry.`,
     });
   }
+}
+
+/** Detection thresholds from the `alerts.*` keys. */
+function detectionOptions(v: Record<string, unknown> & { "alerts.disabled_rules": string }) {
+  const disabled = v["alerts.disabled_rules"].split(",").map((rule) => rule.trim()).filter((rule) => rule !== "");
+  for (const rule of disabled) {
+    if (!(detectionRuleIds as readonly string[]).includes(rule)) {
+      throw new EnterpriseError("INVALID_ARGUMENT", { message: `alerts.disabled_rules: unknown rule "${rule}" (known: ${detectionRuleIds.join(", ")}).`, details: { key: "alerts.disabled_rules" } });
+    }
+  }
+  return {
+    denialThreshold: Number(v["alerts.denials_threshold"]),
+    denialWindowMs: Number(v["alerts.denials_window_seconds"]) * 1000,
+    signInFailureThreshold: Number(v["alerts.sign_in_failures_threshold"]),
+    signInFailureWindowMs: Number(v["alerts.sign_in_failures_window_seconds"]) * 1000,
+    cooldownMs: Number(v["alerts.cooldown_seconds"]) * 1000,
+    disabled: disabled as DetectionRuleId[],
+  };
 }
 
 function refuseDevDefaults(origins: Record<string, string>, values: Record<string, unknown>): void {

@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { DeadLetterSchema } from "@aesp/proto/audit";
+import type { DeadLetter } from "@aesp/proto/audit";
 import { AuditEventSchema } from "@aesp/proto/enterprise";
 import type { AuditEvent } from "@aesp/proto/enterprise";
 import { formatTime } from "../context.ts";
@@ -20,6 +22,16 @@ const eventColumns: readonly Column<AuditEvent>[] = [
   { header: "ACTION", value: (event) => event.action, maxWidth: 40 },
   { header: "RESOURCE", value: (event) => event.resource, maxWidth: 40 },
   { header: "CORRELATION", value: (event) => event.correlationId, maxWidth: 36 },
+];
+
+const deadLetterColumns: readonly Column<DeadLetter>[] = [
+  { header: "ID", value: (letter) => letter.deadLetterId },
+  { header: "DESTINATION", value: (letter) => letter.destination },
+  { header: "EVENTS", value: (letter) => String(letter.eventCount), align: "right" },
+  { header: "SEQ", value: (letter) => `${letter.firstSeq.toString()}-${letter.lastSeq.toString()}` },
+  { header: "ATTEMPTS", value: (letter) => String(letter.attempts), align: "right" },
+  { header: "CREATED", value: (letter) => formatTime(letter.createdAt) },
+  { header: "REASON", value: (letter) => letter.reason, maxWidth: 40 },
 ];
 
 /** Draws `checked/total` on stderr at most every 250 ms, only on a terminal and only for runs that last. */
@@ -283,6 +295,58 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
       }),
     );
   kit.example(stats, "aesp audit stats", "aesp audit stats --since 2025-01-01T00:00:00Z --json");
+
+  const deadLetters = audit
+    .command("dead-letters")
+    .description("SIEM deliveries that failed every retry (platform administrators): list them, then replay them once the destination is back.");
+
+  const list = deadLetters
+    .command("list")
+    .description("List dead-lettered SIEM deliveries, oldest first.")
+    .option("--destination <name>", "only this destination (syslog or webhook)")
+    .option("--limit <n>", "at most this many (default 100)", positiveInteger("--limit"), 100)
+    .action(
+      kit.action(async (ctx, options: { destination?: string; limit: number }) => {
+        const client = await ctx.client();
+        const letters: DeadLetter[] = [];
+        let cursor = "";
+        let total: bigint;
+        do {
+          const page = await client.services.audit.listDeadLetters({ destination: options.destination ?? "", cursor, limit: pageSize(options.limit, letters.length) });
+          letters.push(...page.deadLetters);
+          total = page.total;
+          cursor = page.nextCursor;
+        } while (cursor !== "" && letters.length < options.limit);
+        ctx.table(DeadLetterSchema, letters.slice(0, options.limit), deadLetterColumns);
+        if (!ctx.json && total > BigInt(letters.length)) ctx.note(`${total.toString()} dead letters stored; showing ${String(Math.min(letters.length, options.limit))}. Use --limit to see more.`);
+      }),
+    );
+  kit.example(list, "aesp audit dead-letters list", "aesp audit dead-letters list --destination webhook --json");
+
+  const replay = deadLetters
+    .command("replay")
+    .description("Deliver dead letters again (one attempt each); delivered ones are removed, failed ones kept.")
+    .argument("[ids...]", "dead-letter ids (default: the oldest ones)")
+    .option("--destination <name>", "only this destination (syslog or webhook)")
+    .option("--limit <n>", "at most this many (default 100)", positiveInteger("--limit"), 100)
+    .action(
+      kit.action(async (ctx, ids: string[], options: { destination?: string; limit: number }) => {
+        const client = await ctx.client();
+        const outcome = await client.services.audit.replayDeadLetters({ destination: options.destination ?? "", deadLetterIds: ids, limit: options.limit });
+        if (outcome.failed > 0) kit.setExitCode(1);
+        ctx.result(
+          { replayed: outcome.replayed, failed: outcome.failed, first_failure: outcome.firstFailure, remaining: Number(outcome.remaining) },
+          () =>
+            [
+              `Replayed ${String(outcome.replayed)} dead letter(s); ${String(outcome.failed)} failed again; ${outcome.remaining.toString()} remain.`,
+              outcome.failed > 0 ? `first failure: ${outcome.firstFailure}\nwhat to do next: check that the destination is reachable and trusts this Host, then run the replay again.` : "",
+            ]
+              .filter((line) => line !== "")
+              .join("\n"),
+        );
+      }),
+    );
+  kit.example(replay, "aesp audit dead-letters replay", "aesp audit dead-letters replay --destination syslog --limit 500", "aesp audit dead-letters replay dlq_01h... dlq_01j...");
 }
 
 /** An ISO time option as uint64 epoch ms; absent is 0. */

@@ -316,3 +316,30 @@ describe("AuditLog with several writers on one store", () => {
     await assert.rejects(a.checkpoint(), isUnavailable);
   });
 });
+
+describe("AuditLog.onCommitted", () => {
+  it("hands each durable batch to subscribers after its callers resolved, never a failed one", async () => {
+    const { log, store } = setup();
+    await log.open();
+    const seen: AuditRecord[][] = [];
+    const stored: number[] = [];
+    const unsubscribe = log.onCommitted((records) => {
+      seen.push([...records]);
+      stored.push(store.records.length);
+    });
+    log.onCommitted(() => {
+      throw new Error("a broken subscriber");
+    });
+    const first = await Promise.all([log.record(event(1)), log.record(event(2))]);
+    assert.deepEqual(seen, [first], "one batch, in log order, the records the callers got");
+    assert.equal(stored[0], 2, "the batch was in the store when the subscriber ran");
+
+    store.failNextAppends = 1;
+    await assert.rejects(log.record(event(3)), isUnavailable);
+    assert.equal(seen.length, 1, "a batch that did not commit is never published");
+
+    unsubscribe();
+    await log.record(event(4));
+    assert.equal(seen.length, 1, "unsubscribed");
+  });
+});

@@ -19,6 +19,10 @@
  * - Every `checkpointEvery` records a C2SP checkpoint is signed and saved, and
  *   an `audit.checkpoint_signed` event records it in the log. Those events do
  *   not count towards the cadence, so checkpointing cannot feed itself.
+ * - Subscribers (`onCommitted`) see records only after their batch is durable
+ *   and after its callers were answered; a listener runs synchronously and must
+ *   only hand the records on (queue them), so it can neither slow `record()`
+ *   nor see an event that could still be lost. A throwing listener is ignored.
  */
 import { EnterpriseError } from "../errors.ts";
 import type { AuditLogStore, Clock, Hasher, IdSource, Signer } from "../ports.ts";
@@ -92,6 +96,12 @@ interface Waiter {
 
 type LogState = "new" | "opening" | "open" | "closed";
 
+/**
+ * Receives the records of each batch this log committed, in log order, once they are durable.
+ * Records other Hosts appended to a shared store are not passed on: each Host forwards its own.
+ */
+export type CommittedListener = (records: readonly AuditRecord[]) => void;
+
 const CHECKPOINT_EVENT: AuditEventType = "audit.checkpoint_signed";
 
 /**
@@ -127,6 +137,7 @@ export class AuditLog {
   #checkpointTail: Promise<unknown> = Promise.resolve();
   #checkpointsRunning = 0;
   #autoCheckpointQueued = false;
+  readonly #committedListeners = new Set<CommittedListener>();
 
   /**
    * @param deps - Store, hasher, signer, clock and id source.
@@ -259,6 +270,20 @@ export class AuditLog {
   }
 
   /**
+   * Subscribes to committed batches (SIEM forwarding, detection). The listener is called after the
+   * batch is durable and its callers were answered; it must return quickly (enqueue, never await).
+   *
+   * @param listener - Called once per committed batch with its records.
+   * @returns A function that unsubscribes the listener.
+   */
+  onCommitted(listener: CommittedListener): () => void {
+    this.#committedListeners.add(listener);
+    return () => {
+      this.#committedListeners.delete(listener);
+    };
+  }
+
+  /**
    * Resolves when no event is queued or being committed and no checkpoint is being written.
    */
   async drain(): Promise<void> {
@@ -350,6 +375,7 @@ export class AuditLog {
       return;
     }
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(records[i]!);
+    this.#publish(records);
     if (this.#checkpointEvery > 0 && this.#sinceCheckpoint >= this.#checkpointEvery) this.#autoCheckpoint();
   }
 
@@ -379,6 +405,18 @@ export class AuditLog {
       }
       // The batch is durable but catch-up reading failed: the tree stays at its verified prefix and the next commit resumes.
       return null;
+    }
+  }
+
+  #publish(records: readonly AuditRecord[]): void {
+    if (this.#committedListeners.size === 0) return;
+    const frozen = Object.freeze([...records]);
+    for (const listener of this.#committedListeners) {
+      try {
+        listener(frozen);
+      } catch {
+        // A subscriber's defect must not reach the commit path; the events are durable either way.
+      }
     }
   }
 

@@ -891,6 +891,31 @@ export const auditEventCatalogue = {
     resource: "The log origin.",
     metadata: { tree_size: "Records covered.", root_hash: "RFC 6962 root, hex.", key_id: "The signing key's id." },
   },
+
+  // ------------------------------------------------------------ detection and forwarding
+  "alert.raised": {
+    code: "ALR100S",
+    severity: "security",
+    outcome: "SUCCESS",
+    description: "A real-time detection rule fired on the audit stream and an alert was sent to the configured connectors. Detection ignores these events, so an alert cannot trigger another.",
+    resource: "`rule:<id>`.",
+    metadata: {
+      rule: "The rule that fired: denials, break_glass, cross_tenant, audit_verification, sign_in_failures.",
+      alert_severity: "INFO, WARNING, HIGH or CRITICAL.",
+      trigger_event_id: "The event that made the rule fire.",
+      trigger_event_type: "Its type.",
+      count: "Events counted in the window, for threshold rules.",
+      window_seconds: "The window, for threshold rules.",
+    },
+  },
+  "siem.dead_letters_replayed": {
+    code: "SIE100I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A platform administrator replayed SIEM deliveries that had been dead-lettered.",
+    resource: "`siem:<destination>` or `siem:*`.",
+    metadata: { replayed: "Dead letters delivered and removed.", failed: "Dead letters whose delivery failed again (kept)." },
+  },
 } as const satisfies Record<string, AuditEventSpec>;
 
 /** Every audit event type the Host records. */

@@ -7,7 +7,10 @@
  * verified offline with only public keys. See docs/adr/0006-audit-log.md.
  */
 export { AuditLog } from "./audit-log.ts";
-export type { AuditEventInput, AuditLogDeps, AuditLogOptions } from "./audit-log.ts";
+export type { AuditEventInput, AuditLogDeps, AuditLogOptions, CommittedListener } from "./audit-log.ts";
+
+export { Detector, IGNORED_EVENT_TYPES, detectionRuleIds } from "./detection.ts";
+export type { Detection, DetectionOptions, DetectionRuleId } from "./detection.ts";
 
 export {
   CANONICAL_EVENT_FIELDS,

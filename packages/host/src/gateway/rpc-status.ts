@@ -87,4 +87,6 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuditService/ListCheckpoints": "implemented",
   "aesp.v1.EnterpriseAuditService/GetAuditVerifierKeys": "implemented",
   "aesp.v1.EnterpriseAuditService/RotateAuditSigningKey": "implemented",
+  "aesp.v1.EnterpriseAuditService/ListDeadLetters": "implemented",
+  "aesp.v1.EnterpriseAuditService/ReplayDeadLetters": "implemented",
 };

@@ -20,6 +20,12 @@ export class HostMetrics {
   readonly runtimeRejections = new Counter({ name: "aesp_runtime_rejections_total", help: "Runtime connections refused.", labelNames: ["reason"], registers: [this.registry] });
   readonly auditRecords = new Counter({ name: "aesp_audit_records_total", help: "Audit records made durable.", registers: [this.registry] });
   readonly auditFailures = new Counter({ name: "aesp_audit_failures_total", help: "Audit appends that failed (callers were refused).", registers: [this.registry] });
+  readonly siemForwarded = new Counter({ name: "aesp_siem_forwarded_total", help: "Audit records a SIEM destination accepted.", labelNames: ["destination"], registers: [this.registry] });
+  readonly siemFailed = new Counter({ name: "aesp_siem_failed_attempts_total", help: "SIEM delivery attempts that failed (each retry counts).", labelNames: ["destination"], registers: [this.registry] });
+  readonly siemDeadLettered = new Counter({ name: "aesp_siem_dead_lettered_total", help: "Audit records written to the dead-letter store.", labelNames: ["destination"], registers: [this.registry] });
+  readonly siemQueueDepth = new Gauge({ name: "aesp_siem_queue_depth", help: "Audit records waiting for a SIEM destination (buffered and in flight).", labelNames: ["destination"], registers: [this.registry] });
+  readonly alertsDelivered = new Counter({ name: "aesp_alerts_delivered_total", help: "Alerts a connector delivered.", labelNames: ["connector"], registers: [this.registry] });
+  readonly alertsFailed = new Counter({ name: "aesp_alerts_failed_total", help: "Alerts a connector could not deliver after every retry.", labelNames: ["connector"], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "aesp_process_" });

@@ -13,6 +13,7 @@ import { KyselyAuditLogStore } from "./platform/audit-log.ts";
 import { KyselyBootstrapStore } from "./platform/bootstrap.ts";
 import { KyselyKeyMaterialStore } from "./platform/keys.ts";
 import { KyselyOneTimeValueStore } from "./platform/one-time-values.ts";
+import { KyselyDeadLetterStore } from "./platform/dead-letters.ts";
 import { KyselySignInThrottleStore } from "./platform/sign-in-throttle.ts";
 import { KyselyTenantStore } from "./platform/tenants.ts";
 import type { Database } from "./schema.ts";
@@ -113,5 +114,6 @@ function platformStores(context: StoreContext): PlatformStores {
     auditProofs: auditLog,
     signInThrottle: new KyselySignInThrottleStore(context),
     oneTimeValues: new KyselyOneTimeValueStore(context),
+    deadLetters: new KyselyDeadLetterStore(context),
   });
 }

@@ -374,6 +374,21 @@ export interface AuditTreeNodesTable {
   hash: string;
 }
 
+// ------------------------------------------------------------ platform table of migration 7
+
+/** SIEM deliveries that failed every retry, kept for replay. */
+export interface SiemDeadLettersTable {
+  dead_letter_id: string;
+  destination: string;
+  payload: string;
+  event_count: number;
+  first_seq: number;
+  last_seq: number;
+  reason: string;
+  attempts: number;
+  created_at: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -434,4 +449,5 @@ export interface Database {
   break_glass_grants: BreakGlassGrantsTable;
   policy_rollouts: PolicyRolloutsTable;
   audit_tree_nodes: AuditTreeNodesTable;
+  siem_dead_letters: SiemDeadLettersTable;
 }

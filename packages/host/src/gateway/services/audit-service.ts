@@ -5,7 +5,9 @@ import type {
   GetConsistencyProofRequest,
   GetInclusionProofRequest,
   ListCheckpointsRequest,
+  ListDeadLettersRequest,
   QueryEventsRequest,
+  ReplayDeadLettersRequest,
 } from "@aesp/proto/audit";
 import { EnterpriseError, hasPermission, requirePermission } from "@aesp/core";
 import type { AuditCheckpointRecord, AuditOutcome, AuditQuery, SecurityContext } from "@aesp/core";
@@ -14,6 +16,19 @@ import { callerOf, originOf } from "../context.ts";
 import { auditEventToWire, msFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
 import { assertOwnTenant } from "./tenant-guard.ts";
+
+/** Dead letters hold events of every tenant: only a platform administrator may see or replay them. */
+function requirePlatformAdmin(deps: GatewayDeps, caller: SecurityContext): void {
+  if (caller.tenantId !== deps.platformTenantId || !caller.roles.includes("platform-admin")) {
+    throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { required_role: "platform-admin" } });
+  }
+}
+
+/** A page size from the wire: 0 means 100, at most 1000. */
+function pageLimit(limit: number): number {
+  return Math.min(limit === 0 ? 100 : limit, 1000);
+}
+
 
 /** The permission that lets a principal of the platform tenant read every tenant's audit events. */
 export const READ_ALL_AUDIT_PERMISSION = "audit:read_all";
@@ -31,7 +46,8 @@ const DAY_MS = 86_400_000;
  * - An inclusion proof is served only for the caller's own tenant's events (core `AuditProofs`).
  * - Checkpoints, consistency proofs and verifier keys are global: they carry only sizes, hashes
  *   and public keys. They need `audit:verify`.
- * - Only a platform administrator may rotate the audit signing key.
+ * - Only a platform administrator may rotate the audit signing key, or list and replay SIEM dead
+ *   letters (they hold events of every tenant).
  */
 export function auditService(deps: GatewayDeps) {
   const isPlatformAuditor = (caller: SecurityContext): boolean =>
@@ -171,6 +187,51 @@ export function auditService(deps: GatewayDeps) {
       });
       const checkpoint = await deps.auditTrail.checkpointNow();
       return { keyId: rotated.keyId, previousKeyId: rotated.previousKeyId, checkpoint: checkpointToWire(checkpoint) };
+    },
+    async listDeadLetters(req: ListDeadLettersRequest, ctx: HandlerContext) {
+      requirePlatformAdmin(deps, callerOf(ctx));
+      const limit = pageLimit(req.limit);
+      const destination = req.destination === "" ? undefined : req.destination;
+      const letters = await deps.store.platform.deadLetters.list({
+        limit,
+        ...(destination === undefined ? {} : { destination }),
+        ...(req.cursor === "" ? {} : { afterId: req.cursor }),
+      });
+      return {
+        deadLetters: letters.map((letter) => ({
+          deadLetterId: letter.deadLetterId,
+          destination: letter.destination,
+          eventCount: letter.eventCount,
+          firstSeq: BigInt(letter.firstSeq),
+          lastSeq: BigInt(letter.lastSeq),
+          reason: letter.reason,
+          attempts: letter.attempts,
+          createdAt: BigInt(letter.createdAt),
+        })),
+        nextCursor: letters.length === limit ? (letters.at(-1)?.deadLetterId ?? "") : "",
+        total: BigInt(await deps.store.platform.deadLetters.count(destination)),
+      };
+    },
+    async replayDeadLetters(req: ReplayDeadLettersRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePlatformAdmin(deps, caller);
+      if (req.deadLetterIds.length > 1000) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "dead_letter_ids" } });
+      const outcome = await deps.siem.replay({
+        limit: req.deadLetterIds.length > 0 ? req.deadLetterIds.length : pageLimit(req.limit),
+        ...(req.destination === "" ? {} : { destination: req.destination }),
+        deadLetterIds: [...req.deadLetterIds],
+      });
+      await deps.audit.record({
+        eventType: "siem.dead_letters_replayed",
+        tenantId: caller.tenantId,
+        principalId: caller.principalId,
+        resource: `siem:${req.destination === "" ? "*" : req.destination}`,
+        action: "replay",
+        outcome: outcome.failed > 0 && outcome.replayed === 0 ? "FAILURE" : "SUCCESS",
+        origin: originOf(ctx),
+        metadata: { replayed: String(outcome.replayed), failed: String(outcome.failed) },
+      });
+      return { replayed: outcome.replayed, failed: outcome.failed, firstFailure: outcome.firstFailure, remaining: BigInt(await deps.store.platform.deadLetters.count()) };
     },
   };
 }

@@ -28,6 +28,7 @@ import type { TokenSigningKeys } from "../../identity/jwt-access-tokens.ts";
 import type { AuditCheckpointRecord } from "@aesp/core";
 import type { AuditProofs } from "@aesp/core/audit";
 import type { AuditSigningKeys } from "../../audit/signing-keys.ts";
+import type { SiemForwarding } from "../../audit/forwarding/siem-forwarding.ts";
 
 /** Public facts about this Host, served by HostService.GetHostInfo. */
 export interface HostInfo {
@@ -83,6 +84,8 @@ export interface GatewayDeps {
   };
   /** Details of live runtime connections, for ListRuntimes. */
   readonly describeConnections: (tenantId: string) => ConnectionInfo[];
+  /** SIEM forwarding (dead-letter replay). */
+  readonly siem: SiemForwarding;
 }
 
 export interface ConnectionInfo {

@@ -5,6 +5,7 @@ import { authorizationSchema } from "./0003-authorization.ts";
 import { breakGlassSchema } from "./0004-break-glass.ts";
 import { policyRolloutsSchema } from "./0005-policy-rollouts.ts";
 import { auditSearchSchema } from "./0006-audit-search.ts";
+import { auditForwardingSchema } from "./0007-audit-forwarding.ts";
 import { callApprovalsSchema } from "./0008-call-approvals.ts";
 import type { Migration } from "./migration.ts";
 
@@ -13,4 +14,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, callApprovalsSchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, auditForwardingSchema, callApprovalsSchema];

@@ -1663,6 +1663,372 @@ export declare type RotateAuditSigningKeyResponseJson = {
 export declare const RotateAuditSigningKeyResponseSchema: GenMessage<RotateAuditSigningKeyResponse, {jsonType: RotateAuditSigningKeyResponseJson}>;
 
 /**
+ * Invented. A batch of audit events a SIEM destination did not accept after every retry.
+ *
+ * @generated from message aesp.v1.DeadLetter
+ */
+export declare type DeadLetter = Message<"aesp.v1.DeadLetter"> & {
+  /**
+   * @generated from field: string dead_letter_id = 1;
+   */
+  deadLetterId: string;
+
+  /**
+   * syslog or webhook.
+   *
+   * @generated from field: string destination = 2;
+   */
+  destination: string;
+
+  /**
+   * @generated from field: uint32 event_count = 3;
+   */
+  eventCount: number;
+
+  /**
+   * @generated from field: uint64 first_seq = 4;
+   */
+  firstSeq: bigint;
+
+  /**
+   * @generated from field: uint64 last_seq = 5;
+   */
+  lastSeq: bigint;
+
+  /**
+   * Why the last attempt failed (e.g. ECONNREFUSED, HTTP 503, the delivery queue was full).
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: uint32 attempts = 7;
+   */
+  attempts: number;
+
+  /**
+   * Epoch ms.
+   *
+   * @generated from field: uint64 created_at = 8;
+   */
+  createdAt: bigint;
+};
+
+/**
+ * Invented. A batch of audit events a SIEM destination did not accept after every retry.
+ *
+ * @generated from message aesp.v1.DeadLetter
+ */
+export declare type DeadLetterJson = {
+  /**
+   * @generated from field: string dead_letter_id = 1;
+   */
+  deadLetterId?: string;
+
+  /**
+   * syslog or webhook.
+   *
+   * @generated from field: string destination = 2;
+   */
+  destination?: string;
+
+  /**
+   * @generated from field: uint32 event_count = 3;
+   */
+  eventCount?: number;
+
+  /**
+   * @generated from field: uint64 first_seq = 4;
+   */
+  firstSeq?: string;
+
+  /**
+   * @generated from field: uint64 last_seq = 5;
+   */
+  lastSeq?: string;
+
+  /**
+   * Why the last attempt failed (e.g. ECONNREFUSED, HTTP 503, the delivery queue was full).
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason?: string;
+
+  /**
+   * @generated from field: uint32 attempts = 7;
+   */
+  attempts?: number;
+
+  /**
+   * Epoch ms.
+   *
+   * @generated from field: uint64 created_at = 8;
+   */
+  createdAt?: string;
+};
+
+/**
+ * Describes the message aesp.v1.DeadLetter.
+ * Use `create(DeadLetterSchema)` to create a new message.
+ */
+export declare const DeadLetterSchema: GenMessage<DeadLetter, {jsonType: DeadLetterJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListDeadLettersRequest
+ */
+export declare type ListDeadLettersRequest = Message<"aesp.v1.ListDeadLettersRequest"> & {
+  /**
+   * Empty: every destination.
+   *
+   * @generated from field: string destination = 1;
+   */
+  destination: string;
+
+  /**
+   * 0: 100; at most 1000.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * next_cursor of the previous page.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListDeadLettersRequest
+ */
+export declare type ListDeadLettersRequestJson = {
+  /**
+   * Empty: every destination.
+   *
+   * @generated from field: string destination = 1;
+   */
+  destination?: string;
+
+  /**
+   * 0: 100; at most 1000.
+   *
+   * @generated from field: uint32 limit = 2;
+   */
+  limit?: number;
+
+  /**
+   * next_cursor of the previous page.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ListDeadLettersRequest.
+ * Use `create(ListDeadLettersRequestSchema)` to create a new message.
+ */
+export declare const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest, {jsonType: ListDeadLettersRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListDeadLettersResponse
+ */
+export declare type ListDeadLettersResponse = Message<"aesp.v1.ListDeadLettersResponse"> & {
+  /**
+   * @generated from field: repeated aesp.v1.DeadLetter dead_letters = 1;
+   */
+  deadLetters: DeadLetter[];
+
+  /**
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+
+  /**
+   * Dead letters stored for the destination asked about (all when none was named).
+   *
+   * @generated from field: uint64 total = 3;
+   */
+  total: bigint;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListDeadLettersResponse
+ */
+export declare type ListDeadLettersResponseJson = {
+  /**
+   * @generated from field: repeated aesp.v1.DeadLetter dead_letters = 1;
+   */
+  deadLetters?: DeadLetterJson[];
+
+  /**
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor?: string;
+
+  /**
+   * Dead letters stored for the destination asked about (all when none was named).
+   *
+   * @generated from field: uint64 total = 3;
+   */
+  total?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ListDeadLettersResponse.
+ * Use `create(ListDeadLettersResponseSchema)` to create a new message.
+ */
+export declare const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse, {jsonType: ListDeadLettersResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReplayDeadLettersRequest
+ */
+export declare type ReplayDeadLettersRequest = Message<"aesp.v1.ReplayDeadLettersRequest"> & {
+  /**
+   * Empty: every destination.
+   *
+   * @generated from field: string destination = 1;
+   */
+  destination: string;
+
+  /**
+   * Empty: the oldest `limit` of the destination.
+   *
+   * @generated from field: repeated string dead_letter_ids = 2;
+   */
+  deadLetterIds: string[];
+
+  /**
+   * 0: 100; at most 1000.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReplayDeadLettersRequest
+ */
+export declare type ReplayDeadLettersRequestJson = {
+  /**
+   * Empty: every destination.
+   *
+   * @generated from field: string destination = 1;
+   */
+  destination?: string;
+
+  /**
+   * Empty: the oldest `limit` of the destination.
+   *
+   * @generated from field: repeated string dead_letter_ids = 2;
+   */
+  deadLetterIds?: string[];
+
+  /**
+   * 0: 100; at most 1000.
+   *
+   * @generated from field: uint32 limit = 3;
+   */
+  limit?: number;
+};
+
+/**
+ * Describes the message aesp.v1.ReplayDeadLettersRequest.
+ * Use `create(ReplayDeadLettersRequestSchema)` to create a new message.
+ */
+export declare const ReplayDeadLettersRequestSchema: GenMessage<ReplayDeadLettersRequest, {jsonType: ReplayDeadLettersRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReplayDeadLettersResponse
+ */
+export declare type ReplayDeadLettersResponse = Message<"aesp.v1.ReplayDeadLettersResponse"> & {
+  /**
+   * Delivered and removed.
+   *
+   * @generated from field: uint32 replayed = 1;
+   */
+  replayed: number;
+
+  /**
+   * Failed again; kept.
+   *
+   * @generated from field: uint32 failed = 2;
+   */
+  failed: number;
+
+  /**
+   * Why the first failure failed, when one did.
+   *
+   * @generated from field: string first_failure = 3;
+   */
+  firstFailure: string;
+
+  /**
+   * Dead letters still stored (all destinations).
+   *
+   * @generated from field: uint64 remaining = 4;
+   */
+  remaining: bigint;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReplayDeadLettersResponse
+ */
+export declare type ReplayDeadLettersResponseJson = {
+  /**
+   * Delivered and removed.
+   *
+   * @generated from field: uint32 replayed = 1;
+   */
+  replayed?: number;
+
+  /**
+   * Failed again; kept.
+   *
+   * @generated from field: uint32 failed = 2;
+   */
+  failed?: number;
+
+  /**
+   * Why the first failure failed, when one did.
+   *
+   * @generated from field: string first_failure = 3;
+   */
+  firstFailure?: string;
+
+  /**
+   * Dead letters still stored (all destinations).
+   *
+   * @generated from field: uint64 remaining = 4;
+   */
+  remaining?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ReplayDeadLettersResponse.
+ * Use `create(ReplayDeadLettersResponseSchema)` to create a new message.
+ */
+export declare const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersResponse, {jsonType: ReplayDeadLettersResponseJson}>;
+
+/**
  * Audit ingestion, query, reports and verifiable export.
  *
  * @generated from service aesp.v1.EnterpriseAuditService
@@ -1781,6 +2147,26 @@ export declare const EnterpriseAuditService: GenService<{
     methodKind: "unary";
     input: typeof RotateAuditSigningKeyRequestSchema;
     output: typeof RotateAuditSigningKeyResponseSchema;
+  },
+  /**
+   * Invented: SIEM deliveries that failed every retry, oldest first (platform administrators).
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.ListDeadLetters
+   */
+  listDeadLetters: {
+    methodKind: "unary";
+    input: typeof ListDeadLettersRequestSchema;
+    output: typeof ListDeadLettersResponseSchema;
+  },
+  /**
+   * Invented: delivers dead letters again, one attempt each; delivered ones are removed (platform administrators).
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.ReplayDeadLetters
+   */
+  replayDeadLetters: {
+    methodKind: "unary";
+    input: typeof ReplayDeadLettersRequestSchema;
+    output: typeof ReplayDeadLettersResponseSchema;
   },
 }>;
 
