@@ -8,7 +8,8 @@
  * - Gateway: tenants, roles, contracts, principals and policies set up over the wire and through
  *   governance (decisions/gateway.ts). Cases sharing a tenant run in stages, one per policy set
  *   (decisions/plan.ts); each case of a stage is invoked over every protocol in turn. Cedar cases
- *   and cases marked `core_only` are reported as skipped, with their reason.
+ *   run on a second Host whose tenants are set to the Cedar engine (SetTenantPolicyEngine), over
+ *   Connect. Cases marked `core_only` are reported as skipped, with their reason.
  * - A case's `known_failure` (a product bug) still runs and is reported as TODO instead of failing.
  *
  * A summary per engine and runner is printed at the end.
@@ -20,7 +21,7 @@ import { celPolicyEngine, type PolicyEngine } from "@aesp/core";
 import { CedarPolicyEngine } from "../../packages/host/src/policy/cedar-engine.ts";
 import { startTestHost, type TestHost } from "../support/harness.ts";
 import { decideInCore } from "./decisions/core.ts";
-import { CEDAR_GATEWAY_SKIP, GatewayRunner, observedSourceAddress, PROTOCOLS } from "./decisions/gateway.ts";
+import { CEDAR_PROTOCOL_SKIP, GatewayRunner, observedSourceAddress, PROTOCOLS } from "./decisions/gateway.ts";
 import { describeObserved, mismatches, type Observed } from "./decisions/outcome.ts";
 import { planTenants } from "./decisions/plan.ts";
 import { ENGINES, LOOPBACK, loadCaseFiles, type DecisionCase, type EngineId } from "./decisions/schema.ts";
@@ -33,10 +34,10 @@ const tally = new Tally();
 for (const engine of ENGINES) tally.of(`core ${engine}`);
 for (const engine of ENGINES) for (const protocol of PROTOCOLS) tally.of(`gateway ${protocol} ${engine}`);
 
-/** The gateway runs CEL (the Host's engine) and no core-only case. */
-function gatewaySkip(c: DecisionCase): string | null {
+/** The gateway runs no core-only case, and a case only on an engine it is written for. */
+function gatewaySkip(c: DecisionCase, engine: EngineId = "cel"): string | null {
   if (c.coreOnly !== null) return `core only: ${c.coreOnly}`;
-  return engineSkip(c, "cel");
+  return engineSkip(c, engine);
 }
 
 function engineSkip(c: DecisionCase, engine: EngineId): string | null {
@@ -45,6 +46,7 @@ function engineSkip(c: DecisionCase, engine: EngineId): string | null {
 }
 
 const tenants = planTenants(cases.filter((c) => gatewaySkip(c) === null));
+const cedarTenants = planTenants(cases.filter((c) => gatewaySkip(c, "cedar") === null));
 let setupNote = "";
 
 /** Compares, records and asserts; a known failure is reported as TODO instead of failing. */
@@ -109,13 +111,14 @@ describe(`authorization conformance: ${cases.length} cases in ${files.length} fi
 
     describe("cases not run through the gateway", () => {
       for (const c of cases) {
-        if (c.engines.includes("cedar")) for (const protocol of PROTOCOLS) tally.skip(`gateway ${protocol} cedar`, c.id, CEDAR_GATEWAY_SKIP);
+        if (c.engines.includes("cedar")) for (const protocol of PROTOCOLS.filter((p) => p !== "connect")) tally.skip(`gateway ${protocol} cedar`, c.id, CEDAR_PROTOCOL_SKIP);
+        const cedarSkip = gatewaySkip(c, "cedar");
+        if (cedarSkip !== null && c.engines.includes("cedar")) tally.skip("gateway connect cedar", c.id, cedarSkip);
         const skip = gatewaySkip(c);
         if (skip === null) continue;
         for (const protocol of PROTOCOLS) tally.skip(`gateway ${protocol} cel`, c.id, skip);
         test(c.id, { skip }, () => {});
       }
-      test("Cedar", { skip: CEDAR_GATEWAY_SKIP }, () => {});
     });
 
     for (const tenant of tenants) {
@@ -139,6 +142,45 @@ describe(`authorization conformance: ${cases.length} cases in ${files.length} fi
                 judge(t, runner, c, "cel", await running.invoke(stage, c, protocol));
               });
             }
+          }
+        });
+      }
+    }
+  });
+
+  describe("gateway: Cedar tenants (SetTenantPolicyEngine), connect", () => {
+    let host: TestHost | undefined;
+    let gateway: GatewayRunner | undefined;
+
+    before(async () => {
+      host = await startTestHost("sqlite", { "gateway.rate_limit_per_ip": 1_000_000, "gateway.rate_limit_per_principal": 1_000_000, "governance.call_approval_wait_seconds": 0 });
+      gateway = await GatewayRunner.start(host, cedarTenants, "cedar");
+    });
+
+    after(async () => {
+      gateway?.close();
+      await host?.stop();
+    });
+
+    for (const tenant of cedarTenants) {
+      for (const stage of tenant.stages) {
+        const policies = stage.policies.length === 0 ? "no policies" : stage.policies.map((p) => p.id).join(", ");
+        describe(`tenant ${tenant.tenantId}, stage ${stage.index} (${policies})`, () => {
+          before(async () => {
+            await (gateway as GatewayRunner).enter(stage);
+          });
+          for (const c of stage.cases) {
+            const runner = "gateway connect cedar";
+            test(`${c.id} over connect`, async (t) => {
+              const running = gateway as GatewayRunner;
+              const hostSkip = running.skipReason(tenant);
+              if (hostSkip !== null) {
+                tally.skip(runner, c.id, hostSkip);
+                t.skip(hostSkip);
+                return;
+              }
+              judge(t, runner, c, "cedar", await running.invoke(stage, c, "connect"));
+            });
           }
         });
       }

@@ -460,9 +460,18 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
         assert.equal((await store.platform.tenants.get(first.tenantId))?.status, "SUSPENDED");
       });
 
-      it("unknown tenant: get → null, setStatus → false", async () => {
+      it("unknown tenant: get → null, setStatus → false, setPolicyEngine → false", async () => {
         assert.equal(await store.platform.tenants.get(unique("ten")), null);
         assert.equal(await store.platform.tenants.setStatus(unique("ten"), "ACTIVE"), false);
+        assert.equal(await store.platform.tenants.setPolicyEngine(unique("ten"), "cedar"), false);
+      });
+
+      it("keeps the policy engine a tenant is created with, and setPolicyEngine changes only it", async () => {
+        const tenant = tenantRecord({ policyEngine: "cedar" });
+        await store.platform.tenants.create(tenant);
+        assert.equal((await store.platform.tenants.get(tenant.tenantId))?.policyEngine, "cedar");
+        assert.equal(await store.platform.tenants.setPolicyEngine(tenant.tenantId, "cel"), true);
+        assert.deepEqual(await store.platform.tenants.get(tenant.tenantId), { ...tenant, policyEngine: "cel" });
       });
 
       it("duplicate → ALREADY_EXISTS, with the driver error kept only as cause", async () => {

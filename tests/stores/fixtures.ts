@@ -35,7 +35,7 @@ export function unique(prefix: string): string {
 
 /** A tenant with a unique id. */
 export function tenantRecord(overrides: Partial<TenantRecord> = {}): TenantRecord {
-  return { tenantId: unique("ten"), displayName: "Acme Corp", status: "ACTIVE", createdAt: 1_700_000_000_000, ...overrides };
+  return { tenantId: unique("ten"), displayName: "Acme Corp", status: "ACTIVE", createdAt: 1_700_000_000_000, policyEngine: "cel", ...overrides };
 }
 
 /** An ACTIVE user of `tenantId` created in the Host, with roles, permissions and attributes set, never expiring. */

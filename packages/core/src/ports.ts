@@ -338,6 +338,8 @@ export interface TenantStore {
   get(tenantId: string): Promise<TenantRecord | null>;
   list(): Promise<TenantRecord[]>;
   setStatus(tenantId: string, status: TenantRecord["status"]): Promise<boolean>;
+  /** Sets the tenant's policy engine; false when the tenant is unknown. */
+  setPolicyEngine(tenantId: string, engine: TenantRecord["policyEngine"]): Promise<boolean>;
 }
 
 export interface KeyMaterialStore {

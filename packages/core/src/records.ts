@@ -11,11 +11,16 @@ export type Classification = "public" | "internal" | "confidential" | "restricte
 
 export type TenantStatus = "ACTIVE" | "SUSPENDED";
 
+/** The policy languages a tenant can choose (see docs/guides/policy-engines.md). */
+export type PolicyEngineId = "cel" | "cedar";
+
 export interface TenantRecord {
   tenantId: string;
   displayName: string;
   status: TenantStatus;
   createdAt: number;
+  /** The language the tenant's policy conditions are written in and evaluated with. */
+  policyEngine: PolicyEngineId;
 }
 
 export type PrincipalType = "USER" | "SERVICE_ACCOUNT" | "SYSTEM_ACCOUNT";

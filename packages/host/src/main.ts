@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import {
   Authenticator,
   CallApprovals,
+  celPolicyEngine,
   ContractRegistry,
   EnterpriseError,
   ExternalSignIn,
@@ -33,6 +34,7 @@ import type { PipelineDeps, Store } from "@aesp/core";
 import { AuditLog, AuditProofs, Detector, detectionRuleIds } from "@aesp/core/audit";
 import type { DetectionRuleId } from "@aesp/core/audit";
 import { AlertDispatcher } from "./alerts/alert-dispatcher.ts";
+import { CedarPolicyEngine } from "./policy/cedar-engine.ts";
 import { alertConnectorsFromConfig } from "./alerts/connectors-from-config.ts";
 import { auditRecorder } from "./audit/recorder.ts";
 import { AuditSigningKeys } from "./audit/signing-keys.ts";
@@ -168,7 +170,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     checkpointTimer.unref();
     closers.push(async () => clearInterval(checkpointTimer));
 
-    const tenants = new TenantDirectory({ store, clock, principalTtlMs: v["identity.principal_cache_ms"] });
+    const tenants = new TenantDirectory({ store, clock, principalTtlMs: v["identity.principal_cache_ms"], engines: { cel: celPolicyEngine, cedar: new CedarPolicyEngine() } });
     const breakGlass = new BreakGlassService({
       store,
       clock,
@@ -383,7 +385,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         contracts: new ContractRegistry({ store, clock, audit, tenants }),
         governance,
         rollouts,
-        policies: new PolicyRegistry({ store, clock, ids, audit }),
+        policies: new PolicyRegistry({ store, clock, ids, audit, engines: (tenantId) => tenants.engineOf(tenantId) }),
         enrollment,
         runtimes: directory,
         pipeline,

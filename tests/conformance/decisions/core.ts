@@ -184,7 +184,7 @@ function snapshot(tenantId: string, roles: readonly RoleSpec[], policies: readon
     servable.set(spec.name, versions);
   }
   return {
-    tenant: { tenantId, displayName: tenantId, status: "ACTIVE", createdAt: 0 },
+    tenant: { tenantId, displayName: tenantId, status: "ACTIVE", createdAt: 0, policyEngine: engineId },
     version: 1,
     epoch: 0,
     roles: RoleGraph.build(roleRecords(tenantId, roles)),

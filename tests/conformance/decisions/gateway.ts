@@ -20,6 +20,7 @@ import { SessionService, ToolService } from "@aesp/proto/client";
 import { EnterpriseGovernanceService } from "@aesp/proto/governance";
 import { EnterpriseIdentityService } from "@aesp/proto/identity";
 import { EnterprisePolicyService } from "@aesp/proto/policy";
+import { TenantService } from "@aesp/proto/tenant";
 import { admSchemaToWire } from "../../../packages/host/src/gateway/mappers.ts";
 import { loadOrCreateMasterKey } from "../../../packages/host/src/crypto/master-key.ts";
 import { openKeyRecord } from "../../../packages/host/src/crypto/key-material.ts";
@@ -27,16 +28,14 @@ import { enterpriseErrorOf, openHostStore, type Actor, type TestHost } from "../
 import { connectRawRuntime, type RawRuntime } from "../../support/raw-runtime.ts";
 import type { Observed } from "./outcome.ts";
 import { principalKey, type StagePlan, type TenantPlan } from "./plan.ts";
-import type { ContractSpec, DecisionCase, PolicySpec, PrincipalSpec, RoleSpec } from "./schema.ts";
+import type { ContractSpec, DecisionCase, EngineId, PolicySpec, PrincipalSpec, RoleSpec } from "./schema.ts";
 
 /** The protocols the gateway serves, each run against every case. */
 export const PROTOCOLS = ["connect", "grpc", "grpc-web"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** Why Cedar cases run in the core only. */
-export const CEDAR_GATEWAY_SKIP =
-  "the Host has no per-tenant policy engine setting: TenantDirectory builds every PolicySet with the default engine, CEL " +
-  "(packages/core/src/tenancy/tenant-snapshot.ts), and conditions are validated as CEL when submitted";
+/** Why Cedar cases run over one protocol: the engine is chosen per tenant, independently of the transport. */
+export const CEDAR_PROTOCOL_SKIP = "Cedar tenants run over Connect only: the policy engine does not depend on the protocol, which the CEL runs cover on all three";
 
 const CREATE_ROLE_RPC = "aesp.v1.EnterpriseAuthorizationService/CreateRole";
 const UPDATE_POLICY_RPC = "aesp.v1.EnterprisePolicyService/UpdatePolicy";
@@ -86,10 +85,12 @@ export class GatewayRunner {
   readonly #transports = new Map<string, Transport>();
   readonly #sessions = new Map<string, string>();
   readonly #mint: (principalId: string, tenantId: string, claims: PrincipalSpec["claims"]) => Promise<string>;
+  readonly #engine: EngineId;
 
-  private constructor(t: TestHost, mint: (principalId: string, tenantId: string, claims: PrincipalSpec["claims"]) => Promise<string>) {
+  private constructor(t: TestHost, mint: (principalId: string, tenantId: string, claims: PrincipalSpec["claims"]) => Promise<string>, engine: EngineId) {
     this.#t = t;
     this.#mint = mint;
+    this.#engine = engine;
   }
 
   /**
@@ -98,12 +99,13 @@ export class GatewayRunner {
    *
    * @param t - A running test Host.
    * @param plans - The tenants to create.
+   * @param engine - The policy engine of every tenant (SetTenantPolicyEngine right after creation).
    * @returns The runner; tenants that could not be set up are recorded, not thrown.
    * @throws Error when the Host cannot retire a policy (UpdatePolicy), which moving between stages needs.
    */
-  static async start(t: TestHost, plans: readonly TenantPlan[]): Promise<GatewayRunner> {
+  static async start(t: TestHost, plans: readonly TenantPlan[], engine: EngineId = "cel"): Promise<GatewayRunner> {
     if (!t.host.implementedRpcs.includes(UPDATE_POLICY_RPC)) throw new Error(`moving a tenant from one policy set to the next retires policies with ${UPDATE_POLICY_RPC}, which this Host does not implement`);
-    const runner = new GatewayRunner(t, await tokenMinter(t));
+    const runner = new GatewayRunner(t, await tokenMinter(t), engine);
     const canCreateRoles = t.host.implementedRpcs.includes(CREATE_ROLE_RPC);
     const tenants = plans.map((plan): Tenant => {
       const needsRoles = plan.roles.length > 0 || (plan.otherTenant?.roles.length ?? 0) > 0;
@@ -168,9 +170,9 @@ export class GatewayRunner {
     try {
       const retiring = tenant.active;
       tenant.active = [];
-      await Promise.all(retiring.map((policy) => retire(owner, approver, policy)));
+      await Promise.all(retiring.map((policy) => retire(owner, approver, policy, this.#engine)));
       for (const [generated, id] of [...tenant.policyIds]) if (!id.startsWith("other:")) tenant.policyIds.delete(generated);
-      const created = await Promise.all(stage.policies.map((spec) => submitPolicy(owner, approver, spec)));
+      const created = await Promise.all(stage.policies.map((spec) => submitPolicy(owner, approver, spec, this.#engine)));
       for (const policy of created) {
         tenant.policyIds.set(policy.policyId, policy.spec.id);
         if (policy.spec.status === "ACTIVE" && policy.spec.enabled) tenant.active.push(policy);
@@ -249,7 +251,7 @@ export class GatewayRunner {
   async #prepare(tenant: Tenant): Promise<void> {
     const { plan } = tenant;
     const t = this.#t;
-    const owner = await t.tenant(plan.tenantId);
+    const owner = await this.#newTenant(plan.tenantId);
     tenant.owner = owner;
     const approver = await t.actor("conformance-approver", ["approver"], owner);
     tenant.approver = approver;
@@ -258,12 +260,12 @@ export class GatewayRunner {
     for (const [key, spec] of plan.principals) tenant.principals.set(key, await this.#principal(owner, spec));
     const other = plan.otherTenant;
     if (other !== null) {
-      const otherOwner = await t.tenant(other.id);
+      const otherOwner = await this.#newTenant(other.id);
       const otherApprover = await t.actor("conformance-approver", ["approver"], otherOwner);
       await createRoles(otherOwner, otherApprover, other.roles);
       if (other.contract !== null) await t.activate(wireContract(other.contract), otherOwner, otherApprover);
       for (const spec of other.policies) {
-        const created = await submitPolicy(otherOwner, otherApprover, spec);
+        const created = await submitPolicy(otherOwner, otherApprover, spec, this.#engine);
         // Never expected in a reply of the caller's tenant; named so a leak would be recognisable.
         tenant.policyIds.set(created.policyId, `other:${spec.id}`);
       }
@@ -276,6 +278,13 @@ export class GatewayRunner {
     const runtime = await connectRawRuntime({ url: t.host.runtimePlaneUrl, credentials, contracts: Object.keys(handlers), handlers });
     tenant.runtime = runtime;
     if (runtime.first.kind.case !== "accepted") throw new Error(`the runtime of tenant ${plan.tenantId} was not admitted`);
+  }
+
+  /** Creates a tenant on this runner's engine; returns its administrator. */
+  async #newTenant(tenantId: string): Promise<Actor> {
+    const owner = await this.#t.tenant(tenantId);
+    if (this.#engine !== "cel") await this.#t.admin.client(TenantService).setTenantPolicyEngine({ tenantId, policyEngine: this.#engine });
+    return owner;
   }
 
   async #principal(owner: Actor, spec: PrincipalSpec): Promise<Principal> {
@@ -324,15 +333,15 @@ function caseIds(tenant: Tenant, text: string): string {
   return out;
 }
 
-function policyDefinition(spec: PolicySpec, enabled: boolean) {
-  const condition = spec.conditions.cel;
-  if (condition === undefined) throw new Error(`policy ${spec.id} has no CEL condition`);
+function policyDefinition(spec: PolicySpec, enabled: boolean, engine: EngineId) {
+  const condition = spec.conditions[engine];
+  if (condition === undefined) throw new Error(`policy ${spec.id} has no ${engine} condition`);
   return { name: spec.id, description: `conformance policy ${spec.id}`, rule: { condition, effect: spec.effect, actions: [...spec.actions], parameters: {} }, appliesTo: [...spec.appliesTo], enabled };
 }
 
 /** Submits a policy and takes it through governance to the status the case asks for. */
-async function submitPolicy(owner: Actor, approver: Actor, spec: PolicySpec): Promise<ActivePolicy> {
-  const created = await owner.client(EnterprisePolicyService).createPolicy({ policy: policyDefinition(spec, spec.enabled) });
+async function submitPolicy(owner: Actor, approver: Actor, spec: PolicySpec, engine: EngineId): Promise<ActivePolicy> {
+  const created = await owner.client(EnterprisePolicyService).createPolicy({ policy: policyDefinition(spec, spec.enabled, engine) });
   const stored = created.policy;
   if (stored === undefined) throw new Error(`CreatePolicy returned no policy for ${spec.id}`);
   if (spec.status !== "DRAFT") await decide(owner, approver, `${stored.policyId}@${stored.version}`, spec.status);
@@ -340,8 +349,8 @@ async function submitPolicy(owner: Actor, approver: Actor, spec: PolicySpec): Pr
 }
 
 /** Retires an ACTIVE policy: its next version is the same rule, disabled, approved. */
-async function retire(owner: Actor, approver: Actor, policy: ActivePolicy): Promise<void> {
-  const updated = await owner.client(EnterprisePolicyService).updatePolicy({ policy: { policyId: policy.policyId, ...policyDefinition(policy.spec, false) } });
+async function retire(owner: Actor, approver: Actor, policy: ActivePolicy, engine: EngineId): Promise<void> {
+  const updated = await owner.client(EnterprisePolicyService).updatePolicy({ policy: { policyId: policy.policyId, ...policyDefinition(policy.spec, false, engine) } });
   const stored = updated.policy;
   if (stored === undefined) throw new Error(`UpdatePolicy returned no policy for ${policy.spec.id}`);
   await decide(owner, approver, `${stored.policyId}@${stored.version}`, "ACTIVE");

@@ -1,4 +1,4 @@
-import { Option } from "commander";
+import { Argument, Option } from "commander";
 import type { Command } from "commander";
 import { TenantSchema } from "@aesp/proto/tenant";
 import type { Tenant } from "@aesp/proto/tenant";
@@ -13,6 +13,7 @@ const tenantColumns: readonly Column<Tenant>[] = [
   { header: "TENANT", value: (tenant) => tenant.tenantId },
   { header: "NAME", value: (tenant) => tenant.displayName },
   { header: "STATUS", value: (tenant) => tenant.status },
+  { header: "ENGINE", value: (tenant) => tenant.policyEngine },
   { header: "CREATED", value: (tenant) => formatTime(tenant.createdAtUnixMs) },
 ];
 
@@ -21,7 +22,7 @@ function printTenant(ctx: CliContext, tenant: Tenant | undefined): void {
   ctx.message(TenantSchema, tenant, () => formatTable(tenantColumns, [tenant]));
 }
 
-/** `aesp tenant create|list|suspend|resume` (platform administrators). */
+/** `aesp tenant create|list|set-policy-engine|suspend|resume` (platform administrators). */
 export function registerTenantCommands(program: Command, kit: CommandKit): void {
   const tenant = program.command("tenant").description("Manage tenants (platform administrators only).");
 
@@ -30,14 +31,29 @@ export function registerTenantCommands(program: Command, kit: CommandKit): void 
     .description("Create an ACTIVE tenant.")
     .argument("<tenant-id>", "immutable id: lowercase letters, digits and dashes")
     .option("--name <display name>", "display name (default: the id)")
+    .addOption(new Option("--policy-engine <engine>", "the language of the tenant's policy conditions").choices(["cel", "cedar"]).default("cel"))
     .action(
-      kit.action(async (ctx, tenantId: string, options: { name?: string }) => {
+      kit.action(async (ctx, tenantId: string, options: { name?: string; policyEngine: string }) => {
         const client = await ctx.client();
-        const response = await client.services.tenants.createTenant({ tenantId, displayName: options.name ?? tenantId });
+        const response = await client.services.tenants.createTenant({ tenantId, displayName: options.name ?? tenantId, policyEngine: options.policyEngine });
         printTenant(ctx, response.tenant);
       }),
     );
-  kit.example(create, 'aesp tenant create acme --name "Acme Corp"');
+  kit.example(create, 'aesp tenant create acme --name "Acme Corp"', "aesp tenant create globex --policy-engine cedar");
+
+  const setEngine = tenant
+    .command("set-policy-engine")
+    .description("Move a tenant to another policy engine; refused, naming the policy, while an ACTIVE policy does not compile with it.")
+    .argument("<tenant-id>", "the tenant")
+    .addArgument(new Argument("<engine>", "the new engine").choices(["cel", "cedar"]))
+    .action(
+      kit.action(async (ctx, tenantId: string, engine: string) => {
+        const client = await ctx.client();
+        const response = await client.services.tenants.setTenantPolicyEngine({ tenantId, policyEngine: engine });
+        printTenant(ctx, response.tenant);
+      }),
+    );
+  kit.example(setEngine, "aesp tenant set-policy-engine globex cedar");
 
   const list = tenant
     .command("list")

@@ -831,6 +831,14 @@ export const auditEventCatalogue = {
     resource: "`tenant:<id>`.",
     metadata: { by_tenant: "The tenant of the administrator who created it." },
   },
+  "tenant.policy_engine_changed": {
+    code: "TEN103I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A platform administrator moved a tenant to another policy engine (every ACTIVE policy compiled with it first); the tenant's next call decides with it.",
+    resource: "`tenant:<id>`.",
+    metadata: { from: "The previous engine (`cel`, `cedar`).", to: "The new engine." },
+  },
   "tenant.suspended": {
     code: "TEN101W",
     severity: "warning",

@@ -12,8 +12,8 @@ import type { PolicyDraftInput, PolicyValidationIssue, ValidationContext } from 
 
 export type { PolicyDraftInput, PolicyValidationIssue } from "./policy-validation.ts";
 
-/** Picks the policy engine of a tenant (CEL unless the Host is configured otherwise). */
-export type PolicyEngineResolver = (tenantId: string) => PolicyEngine;
+/** Picks the policy engine of a tenant (its `policyEngine` setting; CEL by default). */
+export type PolicyEngineResolver = (tenantId: string) => Promise<PolicyEngine>;
 
 /** A stored (or, for a dry run, would-be) version with the warnings it carries. */
 export interface PolicyChange {
@@ -79,11 +79,11 @@ export class PolicyRegistry {
     this.#clock = deps.clock;
     this.#ids = deps.ids;
     this.#audit = deps.audit;
-    this.#engines = deps.engines ?? (() => celPolicyEngine);
+    this.#engines = deps.engines ?? (() => Promise.resolve(celPolicyEngine));
   }
 
   /** The engine that compiles and evaluates the tenant's policies. */
-  engineFor(tenantId: string): PolicyEngine {
+  engineFor(tenantId: string): Promise<PolicyEngine> {
     return this.#engines(tenantId);
   }
 
@@ -94,7 +94,7 @@ export class PolicyRegistry {
   async validate(ctx: SecurityContext, draft: PolicyDraftInput, policyId?: string): Promise<PolicyValidationIssue[]> {
     requireAny(ctx, ["policies:read", "policies:submit"]);
     const context = await this.#context(this.#store.forTenant(ctx.tenantId));
-    return validatePolicyDraft(this.#engines(ctx.tenantId), ctx.tenantId, draft, { ...(policyId === undefined ? {} : { policyId }), context });
+    return validatePolicyDraft(await this.#engines(ctx.tenantId), ctx.tenantId, draft, { ...(policyId === undefined ? {} : { policyId }), context });
   }
 
   /**
@@ -106,7 +106,7 @@ export class PolicyRegistry {
     requirePermission(ctx, "policies:submit");
     const chosen = options.policyId !== undefined && options.policyId !== "" ? options.policyId : undefined;
     const stores = this.#store.forTenant(ctx.tenantId);
-    const issues = validatePolicyDraft(this.#engines(ctx.tenantId), ctx.tenantId, draft, { ...(chosen === undefined ? {} : { policyId: chosen }), context: await this.#context(stores) });
+    const issues = validatePolicyDraft(await this.#engines(ctx.tenantId), ctx.tenantId, draft, { ...(chosen === undefined ? {} : { policyId: chosen }), context: await this.#context(stores) });
     refuseErrors(issues);
     const policyId = chosen ?? this.#ids.newId("pol").toLowerCase();
     if (chosen !== undefined && (await versionsOf(stores, chosen)).length > 0) {
@@ -127,7 +127,7 @@ export class PolicyRegistry {
   async update(ctx: SecurityContext, origin: RequestOrigin, policyId: string, draft: PolicyDraftInput, options: { expectedVersion?: number; dryRun?: boolean } = {}): Promise<PolicyChange> {
     requirePermission(ctx, "policies:submit");
     const stores = this.#store.forTenant(ctx.tenantId);
-    const issues = validatePolicyDraft(this.#engines(ctx.tenantId), ctx.tenantId, draft, { policyId, context: await this.#context(stores) });
+    const issues = validatePolicyDraft(await this.#engines(ctx.tenantId), ctx.tenantId, draft, { policyId, context: await this.#context(stores) });
     refuseErrors(issues);
     const attempt = async (tx: TenantStores): Promise<PolicyRecord> => {
       const versions = await versionsOf(tx, policyId);

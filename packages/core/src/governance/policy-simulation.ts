@@ -191,7 +191,7 @@ export class PolicySimulator {
     this.#clock = deps.clock;
     this.#audit = deps.audit;
     this.#tenants = deps.tenants;
-    this.#engines = deps.engines ?? ((): PolicyEngine => celPolicyEngine);
+    this.#engines = deps.engines ?? ((): Promise<PolicyEngine> => Promise.resolve(celPolicyEngine));
     this.#micros = deps.micros ?? null;
   }
 
@@ -211,7 +211,7 @@ export class PolicySimulator {
     }
     const snapshot = await this.#tenants.activeSnapshot(ctx.tenantId);
     const { input, contract } = await this.#requestInput(ctx, origin, stores, snapshot, query);
-    const engine = this.#engines(ctx.tenantId);
+    const engine = await this.#engines(ctx.tenantId);
     const set = PolicySet.build([record], { engine });
     const started = this.#micros?.() ?? 0;
     const decision = set.decide(input);
@@ -246,7 +246,7 @@ export class PolicySimulator {
     if (input.history !== null) requirePermission(ctx, "audit:read");
     if (input.candidates.length > MAX_CANDIDATES) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "candidate_policies", max: String(MAX_CANDIDATES) } });
     if (input.cases.length > MAX_CASES) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "cases", max: String(MAX_CASES) } });
-    const engine = this.#engines(ctx.tenantId);
+    const engine = await this.#engines(ctx.tenantId);
     const stores = this.#store.forTenant(ctx.tenantId);
     const candidates = candidateRecords(engine, ctx.tenantId, input.candidates, this.#clock.now(), ctx.principalId);
     const active = await activeRecords(stores);

@@ -197,6 +197,11 @@ export class PolicySet {
     return this.#engine.id;
   }
 
+  /** The engine itself, to build related sets (traces, simulations) in the same language. */
+  get engineImplementation(): PolicyEngine {
+    return this.#engine;
+  }
+
   /** How many policies (one version each) the set holds. */
   get size(): number {
     return this.#size;

@@ -370,13 +370,8 @@ export class AuthorizationService {
     const input = callPolicyInput(call.input);
     const decision = call.snapshot.policies.decide(input);
     const records = decision.appliedPolicies.length === 0 ? [] : await this.#activePolicies(ctx.tenantId);
-    const engine = call.snapshot.policies.engine;
-    const traces = tracePolicies(decision, records, input, (subset) => {
-      const alone = PolicySet.build(subset);
-      // A tenant on another engine cannot be traced with the default one; say so rather than guess.
-      if (alone.engine !== engine) throw new EnterpriseError("UNIMPLEMENTED", { message: `Policy traces are not available for the ${engine} engine.` });
-      return alone;
-    });
+    const engine = call.snapshot.policies.engineImplementation;
+    const traces = tracePolicies(decision, records, input, (subset) => PolicySet.build(subset, { engine }));
     await this.#auditQuestion(ctx, origin, "evaluate_policy", call, decision.effect, decision.reason, decision.appliedPolicies, null);
     return { effect: decision.effect, reason: decision.reason, auditFlags: decision.auditFlags, traces };
   }

@@ -1,11 +1,12 @@
 import { EnterpriseError } from "../errors.ts";
 import type { Clock, Store } from "../ports.ts";
-import type { BreakGlassGrantRecord, ContractRecord, PrincipalRecord, TenantRecord } from "../records.ts";
+import type { BreakGlassGrantRecord, ContractRecord, PolicyEngineId, PrincipalRecord, TenantRecord } from "../records.ts";
 import { CompiledContract } from "../contracts/index.ts";
 import { canServe } from "../contracts/index.ts";
 import { RoleGraph } from "../rbac/index.ts";
 import { PolicySet, rolloutRecords } from "../policy/index.ts";
-import type { RolloutView } from "../policy/index.ts";
+import type { PolicyEngine, RolloutView } from "../policy/index.ts";
+import { celPolicyEngine } from "../policy/cel-engine.ts";
 
 /** A contract version the Host can serve, with its schemas compiled once. */
 export interface ServableContract {
@@ -97,10 +98,24 @@ export class TenantDirectory {
   readonly #principals = new Map<string, CachedPrincipal>();
   #version = 0;
 
-  constructor(deps: { store: Store; clock: Clock; principalTtlMs?: number }) {
+  /** The policy engines tenants may choose, by id; a tenant's snapshot is built with its own. */
+  readonly engines: Readonly<Record<PolicyEngineId, PolicyEngine>>;
+
+  /**
+   * @param deps - `engines`: the engine of each id (CEL for both ids by default, so a core without
+   *   the host's Cedar adapter still runs; the host supplies the real Cedar engine).
+   */
+  constructor(deps: { store: Store; clock: Clock; principalTtlMs?: number; engines?: Partial<Record<PolicyEngineId, PolicyEngine>> }) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#principalTtlMs = deps.principalTtlMs ?? 30_000;
+    this.engines = { cel: deps.engines?.cel ?? celPolicyEngine, cedar: deps.engines?.cedar ?? deps.engines?.cel ?? celPolicyEngine };
+  }
+
+  /** The engine the tenant's policies are written for (CEL for an unknown tenant). */
+  async engineOf(tenantId: string): Promise<PolicyEngine> {
+    const snapshot = await this.snapshot(tenantId);
+    return this.engines[snapshot?.tenant.policyEngine ?? "cel"];
   }
 
   /** The tenant's snapshot, built on first use; null when the tenant does not exist. */
@@ -202,20 +217,21 @@ export class TenantDirectory {
     }
     const active = policyRecords.filter((p) => p.status === "ACTIVE" && p.enabled);
     let policies = active;
+    const engine = this.engines[tenant.policyEngine] ?? celPolicyEngine;
     let rollout: RolloutView | null = null;
     const runningRollout = running[0];
     if (runningRollout !== undefined) {
       const candidate = await stores.policies.get(runningRollout.policyId, runningRollout.candidateVersion);
       const sides = rolloutRecords(policyRecords, runningRollout, candidate);
       policies = sides.baseline.filter((p) => p.status === "ACTIVE" && p.enabled);
-      rollout = { record: runningRollout, candidate: PolicySet.build(sides.candidate) };
+      rollout = { record: runningRollout, candidate: PolicySet.build(sides.candidate, { engine }) };
     }
     const snapshot: TenantSnapshot = {
       tenant,
       version: ++this.#version,
       epoch,
       roles: RoleGraph.build(roleRecords, groupBindings),
-      policies: PolicySet.build(policies),
+      policies: PolicySet.build(policies, { engine }),
       contracts,
       breakGlass,
       rollout,

@@ -42,6 +42,7 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterprisePolicyService/CreatePolicy": "implemented",
   "aesp.v1.EnterprisePolicyService/GetPolicy": "implemented",
   "aesp.v1.EnterprisePolicyService/ListPolicies": "implemented",
+  "aesp.v1.TenantService/SetTenantPolicyEngine": "implemented",
   "aesp.v1.EnterprisePolicyService/UpdatePolicy": "implemented",
   "aesp.v1.EnterprisePolicyService/DeletePolicy": "implemented",
   "aesp.v1.EnterprisePolicyService/EvaluatePolicy": "implemented",

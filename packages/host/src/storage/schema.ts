@@ -24,6 +24,7 @@ import type {
   PolicyRolloutStatus,
   PrincipalStatus,
   PrincipalType,
+  PolicyEngineId,
   TenantStatus,
 } from "@aesp/core";
 
@@ -40,6 +41,8 @@ export interface TenantsTable {
   display_name: string;
   status: TenantStatus;
   created_at: number;
+  /** Migration 12; `cel` for tenants created before. */
+  policy_engine: PolicyEngineId;
 }
 
 export interface KeyMaterialTable {

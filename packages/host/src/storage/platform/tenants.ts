@@ -20,7 +20,7 @@ export class KyselyTenantStore implements TenantStore {
     await guarded(() =>
       this.context.db
         .insertInto("tenants")
-        .values({ tenant_id: record.tenantId, display_name: record.displayName, status: record.status, created_at: record.createdAt })
+        .values({ tenant_id: record.tenantId, display_name: record.displayName, status: record.status, created_at: record.createdAt, policy_engine: record.policyEngine })
         .execute(),
     );
   }
@@ -42,8 +42,14 @@ export class KyselyTenantStore implements TenantStore {
     const result = await guarded(() => this.context.db.updateTable("tenants").set({ status }).where("tenant_id", "=", tenantId).executeTakeFirst());
     return result.numUpdatedRows > 0n;
   }
+
+  /** Sets the tenant's policy engine; false when the tenant is unknown. */
+  async setPolicyEngine(tenantId: string, engine: TenantRecord["policyEngine"]): Promise<boolean> {
+    const result = await guarded(() => this.context.db.updateTable("tenants").set({ policy_engine: engine }).where("tenant_id", "=", tenantId).executeTakeFirst());
+    return result.numUpdatedRows > 0n;
+  }
 }
 
 function toRecord(row: Selectable<TenantsTable>): TenantRecord {
-  return { tenantId: row.tenant_id, displayName: row.display_name, status: row.status, createdAt: row.created_at };
+  return { tenantId: row.tenant_id, displayName: row.display_name, status: row.status, createdAt: row.created_at, policyEngine: row.policy_engine };
 }

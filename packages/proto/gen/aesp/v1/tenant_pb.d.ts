@@ -42,6 +42,13 @@ export declare type Tenant = Message<"aesp.v1.Tenant"> & {
    * @generated from field: uint64 created_at_unix_ms = 4;
    */
   createdAtUnixMs: bigint;
+
+  /**
+   * The language of the tenant's policy conditions: `cel` (default) or `cedar`.
+   *
+   * @generated from field: string policy_engine = 5;
+   */
+  policyEngine: string;
 };
 
 /**
@@ -73,6 +80,13 @@ export declare type TenantJson = {
    * @generated from field: uint64 created_at_unix_ms = 4;
    */
   createdAtUnixMs?: string;
+
+  /**
+   * The language of the tenant's policy conditions: `cel` (default) or `cedar`.
+   *
+   * @generated from field: string policy_engine = 5;
+   */
+  policyEngine?: string;
 };
 
 /**
@@ -94,6 +108,13 @@ export declare type CreateTenantRequest = Message<"aesp.v1.CreateTenantRequest">
    * @generated from field: string display_name = 2;
    */
   displayName: string;
+
+  /**
+   * `cel` (default when empty) or `cedar`.
+   *
+   * @generated from field: string policy_engine = 3;
+   */
+  policyEngine: string;
 };
 
 /**
@@ -109,6 +130,13 @@ export declare type CreateTenantRequestJson = {
    * @generated from field: string display_name = 2;
    */
   displayName?: string;
+
+  /**
+   * `cel` (default when empty) or `cedar`.
+   *
+   * @generated from field: string policy_engine = 3;
+   */
+  policyEngine?: string;
 };
 
 /**
@@ -456,6 +484,72 @@ export declare type ResumeTenantResponseJson = {
 export declare const ResumeTenantResponseSchema: GenMessage<ResumeTenantResponse, {jsonType: ResumeTenantResponseJson}>;
 
 /**
+ * @generated from message aesp.v1.SetTenantPolicyEngineRequest
+ */
+export declare type SetTenantPolicyEngineRequest = Message<"aesp.v1.SetTenantPolicyEngineRequest"> & {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * `cel` or `cedar`.
+   *
+   * @generated from field: string policy_engine = 2;
+   */
+  policyEngine: string;
+};
+
+/**
+ * @generated from message aesp.v1.SetTenantPolicyEngineRequest
+ */
+export declare type SetTenantPolicyEngineRequestJson = {
+  /**
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId?: string;
+
+  /**
+   * `cel` or `cedar`.
+   *
+   * @generated from field: string policy_engine = 2;
+   */
+  policyEngine?: string;
+};
+
+/**
+ * Describes the message aesp.v1.SetTenantPolicyEngineRequest.
+ * Use `create(SetTenantPolicyEngineRequestSchema)` to create a new message.
+ */
+export declare const SetTenantPolicyEngineRequestSchema: GenMessage<SetTenantPolicyEngineRequest, {jsonType: SetTenantPolicyEngineRequestJson}>;
+
+/**
+ * @generated from message aesp.v1.SetTenantPolicyEngineResponse
+ */
+export declare type SetTenantPolicyEngineResponse = Message<"aesp.v1.SetTenantPolicyEngineResponse"> & {
+  /**
+   * @generated from field: aesp.v1.Tenant tenant = 1;
+   */
+  tenant?: Tenant | undefined;
+};
+
+/**
+ * @generated from message aesp.v1.SetTenantPolicyEngineResponse
+ */
+export declare type SetTenantPolicyEngineResponseJson = {
+  /**
+   * @generated from field: aesp.v1.Tenant tenant = 1;
+   */
+  tenant?: TenantJson;
+};
+
+/**
+ * Describes the message aesp.v1.SetTenantPolicyEngineResponse.
+ * Use `create(SetTenantPolicyEngineResponseSchema)` to create a new message.
+ */
+export declare const SetTenantPolicyEngineResponseSchema: GenMessage<SetTenantPolicyEngineResponse, {jsonType: SetTenantPolicyEngineResponseJson}>;
+
+/**
  * Tenant lifecycle.
  *
  * @generated from service aesp.v1.TenantService
@@ -504,6 +598,17 @@ export declare const TenantService: GenService<{
     methodKind: "unary";
     input: typeof ResumeTenantRequestSchema;
     output: typeof ResumeTenantResponseSchema;
+  },
+  /**
+   * Moves the tenant to another policy engine (`cel` or `cedar`). Refused (INVALID_ARGUMENT,
+   * naming the policy) while any ACTIVE policy of the tenant does not compile with it.
+   *
+   * @generated from rpc aesp.v1.TenantService.SetTenantPolicyEngine
+   */
+  setTenantPolicyEngine: {
+    methodKind: "unary";
+    input: typeof SetTenantPolicyEngineRequestSchema;
+    output: typeof SetTenantPolicyEngineResponseSchema;
   },
 }>;
 
