@@ -8,6 +8,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, createClient } from "@connectrpc/connect";
 import { EnterpriseAuthenticationService } from "@aesp/proto/authentication";
+import { EnterpriseAuthorizationService } from "@aesp/proto/authorization";
 import { EnterpriseIdentityService } from "@aesp/proto/identity";
 import { HostService } from "@aesp/proto/host";
 import { IdentityProviderService } from "@aesp/proto/identity_provider";
@@ -199,6 +200,20 @@ void describe("Host tokens", () => {
     const afterChange = await worker.client(EnterpriseAuthenticationService).getUserPermissions({});
     assert.ok(afterChange.permissions.includes("audit:read"));
     await assertRefused(worker.client(EnterpriseIdentityService).updatePrincipalRoles({ principalId: worker.principalId, rolesToAdd: ["tenant-admin"] }), "AUTHORIZATION_DENIED", Code.PermissionDenied);
+  });
+
+  void test("UpdatePrincipalRoles cannot take away a role beyond the caller's own grants either", async () => {
+    await createClient(EnterpriseAuthorizationService, t.transport(tenantAdmin.token)).createRole({ role: { name: "role-steward", permissions: ["roles:assign", "principals:read"] } });
+    const steward = await t.actor("role-steward", ["role-steward"], tenantAdmin);
+    const colleague = await t.actor("colleague-admin", ["tenant-admin", "auditor"], tenantAdmin);
+    const refusal = await assertRefused(
+      steward.client(EnterpriseIdentityService).updatePrincipalRoles({ principalId: colleague.principalId, rolesToRemove: ["tenant-admin"], justification: "hostile" }),
+      "AUTHORIZATION_DENIED",
+      Code.PermissionDenied,
+    );
+    assert.equal(refusal.error?.details["reason"], "role_beyond_creator");
+    const still = await colleague.client(EnterpriseAuthenticationService).getUserRoles({});
+    assert.ok(still.roles.includes("tenant-admin"), "the role is still held");
   });
 
   void test("the JWKS is published and survives a signing-key rotation", async () => {

@@ -8,7 +8,7 @@ import type { TenantDirectory, TenantSnapshot } from "../tenancy/tenant-snapshot
 import { provisionTenant } from "../tenancy/tenant-admin.ts";
 import { formatApiKey, parseApiKey } from "./api-keys.ts";
 import { assertPrincipalUsable } from "./authenticate.ts";
-import { revocationCutoff } from "./principal-updates.ts";
+import { revocationCutoff, updatePrincipal } from "./principal-updates.ts";
 import type { SignInThrottle } from "./sign-in-throttle.ts";
 import type { IssuedTokens, TokenService } from "./token-service.ts";
 import { hasPermission, requirePermission } from "./require-permission.ts";
@@ -412,18 +412,23 @@ export class IdentityService {
     if (input.add.length + input.remove.length > 64) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "roles_to_add", reason: "at most 64 changes" } });
     const snapshot = await this.#tenants.activeSnapshot(ctx.tenantId);
     this.#assertGrantable(ctx, snapshot, input.add);
+    // Taking a role away is as strong as giving it: only a caller holding everything it grants may.
+    this.#assertGrantable(ctx, snapshot, input.remove.filter((role) => snapshot.roles.has(role)));
     if (input.principalId === ctx.principalId && input.remove.includes("tenant-admin")) {
       throw new EnterpriseError("AUTHORIZATION_DENIED", { details: { reason: "cannot_remove_own_admin_role" } });
     }
-    const stores = this.#store.forTenant(ctx.tenantId);
-    const principal = await stores.principals.get(input.principalId);
-    if (principal === null) throw new EnterpriseError("NOT_FOUND", { details: { principal_id: input.principalId.slice(0, 64) } });
-    const roles = new Set(principal.roles);
-    for (const role of input.add) roles.add(role);
-    for (const role of input.remove) roles.delete(role);
-    const updated: PrincipalRecord = { ...principal, roles: [...roles].sort(), revision: principal.revision + 1 };
-    await stores.principals.update(updated, principal.revision);
+    let updated: PrincipalRecord | null = null;
+    const found = await updatePrincipal(this.#store.forTenant(ctx.tenantId).principals, input.principalId, (current) => {
+      const roles = new Set(current.roles);
+      for (const role of input.add) roles.add(role);
+      for (const role of input.remove) roles.delete(role);
+      updated = { ...current, roles: [...roles].sort(), revision: current.revision + 1 };
+      return updated;
+    });
+    if (!found || updated === null) throw new EnterpriseError("NOT_FOUND", { details: { principal_id: input.principalId.slice(0, 64) } });
     this.#tenants.forgetPrincipal(ctx.tenantId, input.principalId);
+    // Other Hosts cache principals briefly; the epoch makes them drop the cache on their next call.
+    await this.#tenants.refresh(ctx.tenantId);
     await this.#audit.record({
       eventType: "principal.roles_updated",
       tenantId: ctx.tenantId,

@@ -212,6 +212,8 @@ export class AuthorizationService {
     if (!found) throw notFound(subject.principalId);
     if (outcome.changed) {
       this.#tenants.forgetPrincipal(ctx.tenantId, subject.principalId);
+      // Other Hosts cache principals briefly; the epoch makes them drop the cache on their next call.
+      await this.#changed(ctx.tenantId);
       await this.#audit.record({
         eventType: "principal.roles_updated",
         tenantId: ctx.tenantId,
@@ -271,6 +273,8 @@ export class AuthorizationService {
     if (!found) throw notFound(subject.principalId);
     if (outcome.changed) {
       this.#tenants.forgetPrincipal(ctx.tenantId, subject.principalId);
+      // Other Hosts cache principals briefly; the epoch makes them drop the cache on their next call.
+      await this.#changed(ctx.tenantId);
       await this.#audit.record({
         eventType: "principal.roles_updated",
         tenantId: ctx.tenantId,
