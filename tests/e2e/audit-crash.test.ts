@@ -42,7 +42,7 @@ interface ChildHost {
 /** Starts a Host process on `flags` and waits for its ready line. */
 async function spawnHost(flags: Record<string, unknown>): Promise<ChildHost> {
   const child = spawn(process.execPath, [hostScript, JSON.stringify(flags)], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const exited = once(child, "exit").then(([code, signal]) => {
     throw new Error(`the Host process exited before it was ready (code ${String(code)}, signal ${String(signal)})`);
   });
@@ -104,7 +104,8 @@ function runtimeOn(host: ChildHost, credentials: RuntimeCredentials) {
     contracts: ["text_stats@1.0.0"],
     handlers: {
       "text_stats@1.0.0": async (call) => {
-        const text = String(call.call?.args?.["text"] ?? "");
+        const text = call.call?.args?.["text"];
+        if (typeof text !== "string") return { error: { type: "BAD_ARGS", message: "text must be a string" } };
         return { words: text.split(/\s+/).filter(Boolean).length, characters: text.length };
       },
     },

@@ -79,7 +79,7 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
         url: t.host.runtimePlaneUrl,
         credentials,
         contracts: ["text_stats@1.0.0"],
-        handlers: { "text_stats@1.0.0": async (call) => ({ words: 1, characters: String(call.call?.args?.["text"] ?? "").length }) },
+        handlers: { "text_stats@1.0.0": async (call) => ({ words: 1, characters: JSON.stringify(call.call?.args?.["text"] ?? "").length }) },
       });
       const flags = await t.storeFlags();
       outage = kind === "sqlite" ? sqliteOutage(flags) : postgresOutage(flags);
