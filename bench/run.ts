@@ -50,7 +50,7 @@ const plans = {
       drainTimeoutMs: 5_000,
     },
     idle: { targets: [1_000], holdMs: 1_500, concurrency: 64 },
-    audit: { events: 20_000, concurrency: 1_000, rawEvents: 20_000, rawBatchSize: 1_000, verifyEvents: 100_000 },
+    audit: { events: 20_000, maxBatches: [1, 64, 512, 4_096], concurrency: 1_000, rawEvents: 20_000, rawBatchSize: 1_000, verifyEvents: 100_000 },
     authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 20_000, cedarIterations: 5_000, worstCasePolicies: 0 },
     proofs: { sizes: [10_000, 100_000], proofs: 2_000 },
   },
@@ -68,7 +68,7 @@ const plans = {
     },
     // A hold just over one heartbeat interval: every connection has heartbeated while idle.
     idle: { targets: [1_000, 10_000], holdMs: 12_000, concurrency: 64 },
-    audit: { events: 50_000, concurrency: 1_000, rawEvents: 50_000, rawBatchSize: 1_000, verifyEvents: 1_000_000 },
+    audit: { events: 50_000, maxBatches: [1, 64, 512, 4_096], concurrency: 1_000, rawEvents: 50_000, rawBatchSize: 1_000, verifyEvents: 1_000_000 },
     authorization: { policyCounts: [10, 100, 1_000, 10_000], iterations: 100_000, cedarIterations: 20_000, worstCasePolicies: 1_000 },
     proofs: { sizes: [10_000, 100_000, 1_000_000], proofs: 10_000 },
   },
@@ -217,7 +217,7 @@ async function main(): Promise<number> {
   clearTimeout(watchdog);
   const heading = `AESP Host benchmark (${commandLine.mode}) — ${report.machine.cpus} × ${report.machine.cpu_model}, Node ${process.version}, ${report.finished_at}, ${report.duration.value} s, load average ${report.load_average.before.join("/")} → ${report.load_average.after.join("/")}`;
   process.stdout.write(`${formatSummary(results, report.targets, heading)}\n\nResults: ${path.join(resultsDir, "latest.json")}\n`);
-  const auditPartsFailed = "group_commit" in audit && [...audit.group_commit, ...audit.raw_store_appends].some((part) => "error" in part);
+  const auditPartsFailed = "group_commit" in audit && [...audit.group_commit, ...audit.raw_store_appends, ...audit.verify_store].some((part) => "error" in part);
   return [governed, idle, audit, authorization, auditProofs].some((s) => "error" in s) || auditPartsFailed ? 1 : 0;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Durable audit: the core's AuditLog group commit over the Host's real stores (a SQLite file and
- * a throwaway PostgreSQL schema) with many concurrent `record()` callers; the stores' raw batch
- * appends; and offline verification speed over a large synthetic log.
+ * a throwaway PostgreSQL schema) with many concurrent `record()` callers, for several batch-size
+ * limits; the stores' raw batch appends; and verification speed, in memory and over a store.
  */
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -20,14 +20,16 @@ import { round, summarize } from "./load.ts";
 
 /** Settings of the audit benchmarks. */
 export interface AuditBenchOptions {
-  /** Events recorded through the AuditLog, per backend. */
+  /** Events recorded through the AuditLog, per backend and batch limit (fewer for small limits, see {@link eventsFor}). */
   readonly events: number;
+  /** `audit.max_batch` values measured; the Host's default is targeted. */
+  readonly maxBatches: readonly number[];
   /** Concurrent `record()` callers. */
   readonly concurrency: number;
   /** Events appended straight to the store, per backend. */
   readonly rawEvents: number;
   readonly rawBatchSize: number;
-  /** Size of the synthetic log verified. */
+  /** Size of the synthetic log verified (in memory and from each store). */
   readonly verifyEvents: number;
   readonly postgresUrl: string;
   readonly log: (line: string) => void;
@@ -36,9 +38,12 @@ export interface AuditBenchOptions {
 /** AuditLog group commit on one backend. */
 export interface GroupCommitReport {
   readonly backend: "sqlite" | "postgres";
+  /** The `audit.max_batch` of this run. */
+  readonly max_batch: number;
   readonly events: number;
   readonly concurrent_callers: number;
-  readonly throughput: TargetedFigure;
+  /** Targeted for the Host's default `audit.max_batch` only. */
+  readonly throughput: TargetedFigure | Figure;
   readonly elapsed: Figure;
   readonly record_latency_p50: Figure;
   readonly record_latency_p99: Figure;
@@ -67,11 +72,24 @@ export interface VerifyReport {
   readonly note: string;
 }
 
+/** Verification of a log read page by page from a store, as `aesp audit verify` does. */
+export interface StoreVerifyReport {
+  readonly backend: "sqlite" | "postgres";
+  readonly events: number;
+  readonly checkpoints: number;
+  readonly throughput: TargetedFigure;
+  readonly elapsed: Figure;
+  /** Untimed: building the linked log and appending it in large batches. */
+  readonly build_elapsed: Figure;
+  readonly ok: boolean;
+}
+
 /** The audit section of the results; a backend that could not run carries `error`. */
 export interface AuditReport {
-  readonly group_commit: (GroupCommitReport | { backend: string; error: string })[];
+  readonly group_commit: (GroupCommitReport | { backend: string; max_batch?: number; error: string })[];
   readonly raw_store_appends: (RawAppendReport | { backend: string; error: string })[];
   readonly verify: VerifyReport;
+  readonly verify_store: (StoreVerifyReport | { backend: string; error: string })[];
   readonly settings: { readonly checkpoint_every: number; readonly max_batch: number; readonly max_queued: number };
 }
 
@@ -87,13 +105,26 @@ export async function benchAudit(options: AuditBenchOptions): Promise<AuditRepor
   const groupCommit: AuditReport["group_commit"] = [];
   const rawAppends: AuditReport["raw_store_appends"] = [];
   for (const backend of ["sqlite", "postgres"] as const) {
+    for (const batchLimit of options.maxBatches) {
+      let opened: OpenedStore | null = null;
+      try {
+        const events = eventsFor(batchLimit, options.events);
+        options.log(`audit group commit on ${backend}, max_batch ${batchLimit}: ${events} events, ${options.concurrency} concurrent callers`);
+        opened = await openBenchStore(backend, options.postgresUrl);
+        const report = await benchGroupCommit(opened.store, backend, batchLimit, events, options);
+        groupCommit.push(report);
+        options.log(`  ${report.throughput.value} events/s (${report.batches} batches, mean ${report.mean_batch.value})`);
+      } catch (err) {
+        const error = describeError(err);
+        options.log(`  ${backend} failed: ${error}`);
+        groupCommit.push({ backend, max_batch: batchLimit, error });
+      } finally {
+        await opened?.close();
+      }
+    }
     let opened: OpenedStore | null = null;
     try {
-      options.log(`audit group commit on ${backend}: ${options.events} events, ${options.concurrency} concurrent callers`);
       opened = await openBenchStore(backend, options.postgresUrl);
-      const report = await benchGroupCommit(opened.store, backend, options);
-      groupCommit.push(report);
-      options.log(`  ${report.throughput.value} events/s (${report.batches} batches, mean ${report.mean_batch.value})`);
       options.log(`raw ${backend} store appends: ${options.rawEvents} events in batches of ${options.rawBatchSize}`);
       const raw = await benchAuditAppend(opened.store, { events: options.rawEvents, batchSize: options.rawBatchSize });
       rawAppends.push({
@@ -107,8 +138,24 @@ export async function benchAudit(options: AuditBenchOptions): Promise<AuditRepor
     } catch (err) {
       const error = describeError(err);
       options.log(`  ${backend} failed: ${error}`);
-      if (groupCommit.every((r) => r.backend !== backend)) groupCommit.push({ backend, error });
       rawAppends.push({ backend, error });
+    } finally {
+      await opened?.close();
+    }
+  }
+  const verifyStore: AuditReport["verify_store"] = [];
+  for (const backend of ["sqlite", "postgres"] as const) {
+    let opened: OpenedStore | null = null;
+    try {
+      options.log(`verifying ${options.verifyEvents} events read from ${backend}`);
+      opened = await openBenchStore(backend, options.postgresUrl);
+      const report = await benchStoreVerify(opened.store, backend, options.verifyEvents);
+      verifyStore.push(report);
+      options.log(`  ${report.throughput.value} events/s (${report.elapsed.value} s; building took ${report.build_elapsed.value} s)`);
+    } catch (err) {
+      const error = describeError(err);
+      options.log(`  ${backend} failed: ${error}`);
+      verifyStore.push({ backend, error });
     } finally {
       await opened?.close();
     }
@@ -116,7 +163,7 @@ export async function benchAudit(options: AuditBenchOptions): Promise<AuditRepor
   options.log(`verifying a synthetic log of ${options.verifyEvents} events`);
   const verify = await benchVerify(options.verifyEvents);
   options.log(`  ${verify.throughput.value} events/s (${verify.elapsed.value} s)`);
-  return { group_commit: groupCommit, raw_store_appends: rawAppends, verify, settings: { checkpoint_every: checkpointEvery, max_batch: maxBatch, max_queued: maxQueued } };
+  return { group_commit: groupCommit, raw_store_appends: rawAppends, verify, verify_store: verifyStore, settings: { checkpoint_every: checkpointEvery, max_batch: maxBatch, max_queued: maxQueued } };
 }
 
 /** The error's message and its cause's (EnterpriseErrors keep driver detail in `cause`). */
@@ -191,26 +238,41 @@ function countingStore(inner: AuditLogStore) {
   return { store, counts };
 }
 
-async function benchGroupCommit(store: Store, backend: "sqlite" | "postgres", options: AuditBenchOptions): Promise<GroupCommitReport> {
+/**
+ * Events to record with a batch limit: with tiny batches every event pays its own commit (a few
+ * hundred per second with fsync), so the count is capped to keep the run bounded.
+ */
+function eventsFor(batchLimit: number, events: number): number {
+  return Math.min(events, Math.max(500, batchLimit * 100));
+}
+
+async function benchGroupCommit(store: Store, backend: "sqlite" | "postgres", batchLimit: number, events: number, options: AuditBenchOptions): Promise<GroupCommitReport> {
   const counting = countingStore(store.platform.auditLog);
   const signer = createEd25519Signer("bench-audit", generateKeyPairSync("ed25519").privateKey);
-  const log = new AuditLog({ store: counting.store, hasher: nodeHasher, signer, clock: systemClock, ids: nodeIdSource }, { origin, checkpointEvery, maxBatch, maxQueued });
+  // As the Host wires it (main.ts): SQLite commits synchronously, so a batch gathers for a whole event-loop turn.
+  const gatherBatch = backend === "sqlite" ? () => new Promise<void>((resolve) => setImmediate(resolve)) : undefined;
+  const log = new AuditLog(
+    { store: counting.store, hasher: nodeHasher, signer, clock: systemClock, ids: nodeIdSource, ...(gatherBatch === undefined ? {} : { gatherBatch }) },
+    { origin, checkpointEvery, maxBatch: batchLimit, maxQueued },
+  );
   await log.open();
   try {
-    await recordMany(log, Math.min(2_000, options.events), Math.min(200, options.concurrency));
+    await recordMany(log, Math.min(2_000, events), Math.min(200, options.concurrency));
     await log.drain();
     const before = { ...counting.counts };
     const started = performance.now();
-    const result = await recordMany(log, options.events, options.concurrency);
+    const result = await recordMany(log, events, options.concurrency);
     const elapsedMs = performance.now() - started;
     const batches = counting.counts.batches - before.batches;
     const batchedEvents = counting.counts.events - before.events;
     const latency = summarize(result.latencies);
+    const rate = Math.round(result.recorded / (elapsedMs / 1000));
     return {
       backend,
-      events: options.events,
+      max_batch: batchLimit,
+      events,
       concurrent_callers: options.concurrency,
-      throughput: targeted(Math.round(result.recorded / (elapsedMs / 1000)), "events/s", targets.durableAudit),
+      throughput: batchLimit === maxBatch ? targeted(rate, "events/s", targets.durableAudit) : figure(rate, "events/s"),
       elapsed: figure(round(elapsedMs / 1000, 3), "s"),
       record_latency_p50: figure(latency.p50, "ms"),
       record_latency_p99: figure(latency.p99, "ms"),
@@ -337,5 +399,55 @@ async function benchVerify(events: number): Promise<VerifyReport> {
     elapsed: figure(round(verifyMs / 1000, 3), "s"),
     ok,
     note: ok ? "in-memory records; building the log is not timed" : `verification did not pass: ${JSON.stringify(result)}`,
+  };
+}
+
+/**
+ * Verification speed over a store: appends a linked log of `events` records (real hashes, a signed
+ * checkpoint every `audit.checkpoint_every`) straight to the store in large batches (untimed),
+ * then times what `aesp audit verify` does: read every page from the store and verify it.
+ */
+async function benchStoreVerify(store: Store, backend: "sqlite" | "postgres", events: number): Promise<StoreVerifyReport> {
+  const signer = createEd25519Signer("bench-audit", generateKeyPairSync("ed25519").privateKey);
+  const log = store.platform.auditLog;
+  const buildStarted = performance.now();
+  let head: AuditHead = { size: 0, chainHash: ZERO_HASH_HEX };
+  const pendingCheckpoints: AuditCheckpointRecord[] = [];
+  for await (const records of linkedChunks(events, async (body) => {
+    const signedNote = await signCheckpoint({ origin, treeSize: body.treeSize, rootHash: body.rootHash, chainHash: body.chainHash }, signer, nodeHasher);
+    pendingCheckpoints.push({ ...body, signedNote, keyId: signer.keyId, createdAt: Date.now() });
+  })) {
+    // Appends of at most 10,000 rows: one transaction each; the store writes its Merkle subtrees too.
+    for (let i = 0; i < records.length; i += 10_000) {
+      const part = records.slice(i, i + 10_000);
+      await log.append(part, (current) => {
+        if (current.size !== head.size) throw new Error("the bench store was appended to by someone else");
+        return part;
+      });
+      const last = part[part.length - 1]!;
+      head = { size: last.seq + 1, chainHash: last.chainHash };
+    }
+    for (const checkpoint of pendingCheckpoints.splice(0)) await log.saveCheckpoint(checkpoint);
+  }
+  const buildMs = performance.now() - buildStarted;
+
+  const started = performance.now();
+  const checkpoints = await log.listCheckpoints();
+  const verifier = new AuditLogVerifier({ checkpoints, trustedKeys: [{ keyName: origin, publicKey: signer.publicKey }], hasher: nodeHasher, verifier: nodeSignatureVerifier, origin });
+  const page = 10_000;
+  for (let from = 0; ; from += page) {
+    const records = await log.readRange(from, page);
+    if (!verifier.pushAll(records) || records.length < page) break;
+  }
+  const result = verifier.finish();
+  const verifyMs = performance.now() - started;
+  return {
+    backend,
+    events,
+    checkpoints: checkpoints.length,
+    throughput: targeted(Math.round(events / (verifyMs / 1000)), "events/s", targets.verification),
+    elapsed: figure(round(verifyMs / 1000, 3), "s"),
+    build_elapsed: figure(round(buildMs / 1000, 3), "s"),
+    ok: result.ok && result.size === events,
   };
 }

@@ -49,8 +49,9 @@ export function collectTargets(results: BenchResults): TargetCheck[] {
   if (ran(idle)) for (const level of idle.levels) add(`connected runtimes (target ${level.target})`, level.connected_after_hold);
   const audit = results.audit;
   if (ran(audit)) {
-    for (const entry of audit.group_commit) if ("throughput" in entry) add(`durable audit (AuditLog group commit, ${entry.backend})`, entry.throughput);
+    for (const entry of audit.group_commit) if ("throughput" in entry) add(`durable audit (AuditLog group commit, ${entry.backend}, max_batch ${entry.max_batch})`, entry.throughput);
     add(`audit verification (${audit.verify.events} events)`, audit.verify.throughput);
+    for (const entry of audit.verify_store) if ("throughput" in entry) add(`audit verification read from ${entry.backend} (${entry.events} events)`, entry.throughput);
   }
   const authorization = results.authorization;
   if (ran(authorization)) for (const level of authorization.levels) add(`authorization p99 with ${level.policies} policies`, level.p99);
@@ -122,14 +123,18 @@ export function formatSummary(results: BenchResults, checks: readonly TargetChec
   const audit = results.audit;
   if (ran(audit)) {
     for (const entry of audit.group_commit) {
-      if ("error" in entry) lines.push(`  AuditLog group commit, ${entry.backend}: failed: ${entry.error}`);
-      else lines.push(`  AuditLog group commit, ${entry.backend}: ${num(entry.throughput)} events/s (${entry.events} events, ${entry.concurrent_callers} callers, mean batch ${num(entry.mean_batch)}, record p99 ${num(entry.record_latency_p99)} ms, errors ${entry.errors})`);
+      if ("error" in entry) lines.push(`  AuditLog group commit, ${entry.backend}, max_batch ${entry.max_batch ?? "?"}: failed: ${entry.error}`);
+      else lines.push(`  AuditLog group commit, ${entry.backend}, max_batch ${entry.max_batch}: ${num(entry.throughput)} events/s (${entry.events} events, ${entry.concurrent_callers} callers, mean batch ${num(entry.mean_batch)}, record p99 ${num(entry.record_latency_p99)} ms, errors ${entry.errors})`);
     }
     for (const entry of audit.raw_store_appends) {
       if ("error" in entry) lines.push(`  raw store appends, ${entry.backend}: failed: ${entry.error}`);
       else lines.push(`  raw store appends, ${entry.backend}: ${num(entry.throughput)} events/s (batches of ${entry.batch_size})`);
     }
     lines.push(`  verify: ${audit.verify.events} events in ${num(audit.verify.elapsed)} s = ${num(audit.verify.throughput)} events/s (${audit.verify.checkpoints} checkpoints, ${audit.verify.ok ? "ok" : "FAILED"})`);
+    for (const entry of audit.verify_store) {
+      if ("error" in entry) lines.push(`  verify read from ${entry.backend}: failed: ${entry.error}`);
+      else lines.push(`  verify read from ${entry.backend}: ${entry.events} events in ${num(entry.elapsed)} s = ${num(entry.throughput)} events/s (${entry.checkpoints} checkpoints, ${entry.ok ? "ok" : "FAILED"})`);
+    }
   } else lines.push(`  not measured: ${reason(audit)}`);
 
   lines.push("", "Authorization decisions (µs)");

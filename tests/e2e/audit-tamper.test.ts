@@ -1,14 +1,20 @@
 /**
  * Tampering with the audit log directly in the database — as an administrator with database
- * access could — is detected by the offline verifier, which names the first bad event. Run on
- * SQLite and PostgreSQL against a log written by a real Host.
+ * access could — is detected by the offline verifier, which names the first bad event (seq and
+ * event id): a modified field, a deleted, inserted or reordered event, a changed stored leaf or
+ * chain hash, the tail deleted after the last checkpoint or below one; and `aesp audit verify`
+ * reports it and exits 1. Run on SQLite and PostgreSQL against a log written by a real Host.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { verifyAuditStore } from "@aesp/host";
+import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
+import { runCli } from "../../packages/cli/src/main.ts";
 import { postgresUrl, startTestHost, textStatsContract } from "../support/harness.ts";
 import type { StorageKind, TestHost } from "../support/harness.ts";
 
@@ -38,6 +44,47 @@ async function openRawDatabase(kind: StorageKind, flags: Record<string, unknown>
         .rows as Record<string, unknown>[],
     close: () => client.end(),
   };
+}
+
+interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `aesp audit verify` offline on the Host's store (PostgreSQL settings come from the environment, as an operator would pass them). */
+async function aespVerify(flags: Record<string, unknown>, publicKeyPem: string, json: boolean): Promise<CliRun> {
+  const work = await mkdtemp(path.join(tmpdir(), "aesp-tamper-cli-"));
+  try {
+    await writeFile(path.join(work, "audit-public-key.pem"), publicKeyPem);
+    let stdout = "";
+    let stderr = "";
+    const env: Record<string, string> = { AESP_HOME: path.join(work, "home") };
+    if (flags["storage.kind"] === "postgres") {
+      env["AESP_STORAGE_KIND"] = "postgres";
+      env["AESP_STORAGE_POSTGRES_URL"] = String(flags["storage.postgres_url"]);
+      env["AESP_STORAGE_POSTGRES_SCHEMA"] = String(flags["storage.postgres_schema"]);
+    }
+    const io: CliIo = {
+      stdout: (text) => void (stdout += text),
+      stderr: (text) => void (stderr += text),
+      env,
+      cwd: work,
+      stderrIsTty: false,
+      waitForShutdownSignal: () => new Promise(() => undefined),
+      loadHost: async (): Promise<HostModule> => import("@aesp/host"),
+      readSecret: async () => {
+        throw new Error("no password prompt expected");
+      },
+      openBrowser: async () => {
+        throw new Error("no browser expected");
+      },
+    };
+    const code = await runCli([...(json ? ["--json"] : []), "audit", "verify", "--data-dir", String(flags["data_dir"]), "--key", "audit-public-key.pem"], io);
+    return { code, stdout, stderr };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
@@ -76,23 +123,26 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
     });
 
     test("a modified field names that event", async () => {
-      const [row] = await sql("select resource from audit_events where seq = ?", [5]);
+      const [row] = await sql("select resource, event_id from audit_events where seq = ?", [5]);
       await sql("update audit_events set resource = ? where seq = ?", ["tenant:someone-else", 5]);
       const result = await verify();
       await sql("update audit_events set resource = ? where seq = ?", [row?.["resource"], 5]);
       assert.equal(result.ok, false);
       assert.equal(result.ok ? -1 : result.firstBadSeq, 5);
+      assert.equal(result.ok ? "" : result.eventId, row?.["event_id"]);
       assert.match(result.ok ? "" : result.reason, /modified|leaf/);
       assert.equal((await verify()).ok, true, "restored");
     });
 
     test("a deleted event names the gap", async () => {
       const [row] = await sql("select * from audit_events where seq = ?", [7]);
+      const [successor] = await sql("select event_id from audit_events where seq = ?", [8]);
       await sql("delete from audit_events where seq = ?", [7]);
       const result = await verify();
       const columns = Object.keys(row ?? {});
       await sql(`insert into audit_events (${columns.join(", ")}) values (${columns.map(() => "?").join(", ")})`, columns.map((c) => row?.[c]));
       assert.equal(result.ok ? -1 : result.firstBadSeq, 7);
+      assert.equal(result.ok ? "" : result.eventId, successor?.["event_id"], "the event found where the deleted one was");
       assert.match(result.ok ? "" : result.reason, /deleted|gap/);
       assert.equal((await verify()).ok, true, "restored");
     });
@@ -109,10 +159,12 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
       await sql("update audit_events set seq = seq + 1000000 where seq >= ?", [7]);
       await sql("update audit_events set seq = seq - 1000001 where seq >= ?", [1000000]);
       assert.equal(result.ok ? -1 : result.firstBadSeq, 6);
+      assert.equal(result.ok ? "" : result.eventId, "evt_forged");
       assert.equal((await verify()).ok, true, "restored");
     });
 
     test("two swapped events name the first of them", async () => {
+      const [fourth] = await sql("select event_id from audit_events where seq = ?", [4]);
       await sql("update audit_events set seq = -1 where seq = ?", [3]);
       await sql("update audit_events set seq = 3 where seq = ?", [4]);
       await sql("update audit_events set seq = 4 where seq = ?", [-1]);
@@ -121,7 +173,61 @@ for (const kind of ["sqlite", "postgres"] as StorageKind[]) {
       await sql("update audit_events set seq = 3 where seq = ?", [4]);
       await sql("update audit_events set seq = 4 where seq = ?", [-1]);
       assert.equal(result.ok ? -1 : result.firstBadSeq, 3);
+      assert.equal(result.ok ? "" : result.eventId, fourth?.["event_id"], "the event now in third place");
       assert.equal((await verify()).ok, true, "restored");
+    });
+
+    for (const column of ["leaf_hash", "chain_hash"]) {
+      test(`a changed stored ${column} names that event`, async () => {
+        const [row] = await sql(`select ${column} as hash, event_id from audit_events where seq = ?`, [9]);
+        await sql(`update audit_events set ${column} = ? where seq = ?`, ["00".repeat(32), 9]);
+        const result = await verify();
+        await sql(`update audit_events set ${column} = ? where seq = ?`, [row?.["hash"], 9]);
+        assert.equal(result.ok ? -1 : result.firstBadSeq, 9);
+        assert.equal(result.ok ? "" : result.eventId, row?.["event_id"]);
+        assert.match(result.ok ? "" : result.reason, column === "leaf_hash" ? /leaf hash/ : /chain hash/);
+        assert.equal((await verify()).ok, true, "restored");
+      });
+    }
+
+    test("the tail deleted after the last signed checkpoint is detected against the committed head", async () => {
+      const [checkpoint] = await sql("select max(tree_size) as n from audit_checkpoints");
+      const last = Number(checkpoint?.["n"]);
+      assert.ok(last < size, `records after the last checkpoint (${String(last)} of ${String(size)})`);
+      // Only what no signed checkpoint covers: the chain and the checkpoints alone cannot see this.
+      const from = last;
+      const rows = await sql("select * from audit_events where seq >= ? order by seq", [from]);
+      await sql("delete from audit_events where seq >= ?", [from]);
+      const result = await verify();
+      for (const row of rows) {
+        const columns = Object.keys(row);
+        await sql(`insert into audit_events (${columns.join(", ")}) values (${columns.map(() => "?").join(", ")})`, columns.map((c) => row[c]));
+      }
+      assert.equal(result.ok, false);
+      assert.equal(result.ok ? -1 : result.firstBadSeq, from);
+      assert.match(result.ok ? "" : result.reason, /truncat/);
+      assert.equal((await verify()).ok, true, "restored");
+    });
+
+    test("aesp audit verify names the first bad event and exits 1", async () => {
+      const [row] = await sql("select event_id, principal_id from audit_events where seq = ?", [2]);
+      await sql("update audit_events set principal_id = ? where seq = ?", ["usr_somebody_else", 2]);
+      let text: CliRun;
+      let json: CliRun;
+      try {
+        text = await aespVerify(flags, publicKeyPem, false);
+        json = await aespVerify(flags, publicKeyPem, true);
+      } finally {
+        await sql("update audit_events set principal_id = ? where seq = ?", [row?.["principal_id"], 2]);
+      }
+      const eventId = String(row?.["event_id"]);
+      assert.equal(text.code, 1, text.stdout + text.stderr);
+      assert.ok((text.stdout + text.stderr).includes(`FAILED: the audit log is not intact from event seq 2 (event id ${eventId}).`), text.stdout + text.stderr);
+      assert.equal(json.code, 1);
+      const parsed = JSON.parse(json.stdout) as { ok: boolean; first_bad_seq: number; event_id: string };
+      assert.deepEqual({ ok: parsed.ok, seq: parsed.first_bad_seq, id: parsed.event_id }, { ok: false, seq: 2, id: eventId });
+      const clean = await aespVerify(flags, publicKeyPem, true);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
     });
 
     test("truncation below a signed checkpoint is detected", async () => {

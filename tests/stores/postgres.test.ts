@@ -15,6 +15,7 @@ import pg from "pg";
 import type { Store } from "@aesp/core";
 import { openStore } from "../../packages/host/src/storage/index.ts";
 import { migrations as knownMigrations } from "../../packages/host/src/storage/migrations/index.ts";
+import { createPostgresPool } from "../../packages/host/src/storage/postgres/open.ts";
 import { runStoreConformance } from "./conformance.ts";
 import { tenantRecord } from "./fixtures.ts";
 
@@ -171,6 +172,27 @@ if (skip) {
       } finally {
         await first.close();
         await second.close();
+      }
+    });
+
+    it("commits synchronously (synchronous_commit=on) even for a role whose default is off", async () => {
+      // A role of its own whose default is asynchronous commit; the pool must override it per connection.
+      const role = `aesp_async_${randomBytes(4).toString("hex")}`;
+      await adminQuery(`create role ${role} login`);
+      await adminQuery(`alter role ${role} set synchronous_commit = off`);
+      const url = new URL(connectionString);
+      url.username = role;
+      url.password = "";
+      const plain = new pg.Client({ connectionString: url.toString() });
+      const pool = createPostgresPool({ connectionString: url.toString(), poolSize: 1 });
+      try {
+        await plain.connect();
+        assert.equal((await plain.query<{ synchronous_commit: string }>("show synchronous_commit")).rows[0]?.synchronous_commit, "off", "the role's default");
+        assert.equal((await pool.query<{ synchronous_commit: string }>("show synchronous_commit")).rows[0]?.synchronous_commit, "on");
+      } finally {
+        await plain.end().catch(() => {});
+        await pool.end();
+        await adminQuery(`drop role ${role}`);
       }
     });
 

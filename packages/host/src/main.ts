@@ -140,8 +140,9 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         ids,
         // SQLite commits synchronously: gather a whole event-loop turn of events per commit.
         ...(store.kind === "sqlite" ? { gatherBatch: () => new Promise<void>((resolve) => setImmediate(resolve)) } : {}),
+        scheduler: nodeScheduler,
       },
-      { origin: v["audit.origin"], checkpointEvery: v["audit.checkpoint_every"], maxBatch: v["audit.max_batch"], maxQueued: v["audit.max_queued"] },
+      { origin: v["audit.origin"], checkpointEvery: v["audit.checkpoint_every"], maxBatch: v["audit.max_batch"], maxQueued: v["audit.max_queued"], batchMaxWaitMs: v["audit.batch_max_wait_ms"] },
     );
     // Forwarding and detection read committed batches; closed after the log, so its last batch is still forwarded or dead-lettered.
     const env = options.env ?? {};

@@ -38,6 +38,30 @@ async function verifyStore(store: MemoryAuditLogStore, ...signers: ReturnType<ty
   });
 }
 
+/** A scheduler whose sleeps end only when the test says so, or when their signal aborts. */
+function manualScheduler() {
+  const sleeping = new Set<() => void>();
+  const waits: number[] = [];
+  return {
+    waits,
+    sleep(ms: number, signal?: AbortSignal): Promise<void> {
+      waits.push(ms);
+      return new Promise<void>((resolve) => {
+        const wake = () => {
+          sleeping.delete(wake);
+          resolve();
+        };
+        sleeping.add(wake);
+        signal?.addEventListener("abort", wake, { once: true });
+      });
+    },
+    elapse(): void {
+      for (const wake of [...sleeping]) wake();
+    },
+    pending: () => sleeping.size,
+  };
+}
+
 const event = (i: number) => ({ eventType: "tool_call.completed" as const, tenantId: "t1", principalId: `usr_${String(i)}`, resource: "get_weather" });
 
 describe("AuditLog.record", () => {
@@ -99,6 +123,43 @@ describe("AuditLog.record", () => {
     await log.open();
     await Promise.all(Array.from({ length: 35 }, (_, i) => log.record(event(i))));
     assert.deepEqual(store.batchSizes, [10, 10, 10, 5]);
+  });
+
+  it("with batchMaxWaitMs, gathers events over several turns into one batch until the wait ends", async () => {
+    const scheduler = manualScheduler();
+    const store = new MemoryAuditLogStore();
+    const log = new AuditLog({ store, hasher: sha256, signer: ed25519Signer("audit-key"), clock: manualClock(), ids: sequentialIds(), scheduler }, { origin: ORIGIN, checkpointEvery: 0, batchMaxWaitMs: 50 });
+    await log.open();
+    const pending: Promise<AuditRecord>[] = [];
+    for (let turn = 0; turn < 3; turn++) {
+      pending.push(log.record(event(turn)), log.record(event(10 + turn)));
+      await nextTurn();
+    }
+    assert.deepEqual(scheduler.waits, [50]);
+    assert.equal(store.appendCalls, 0, "nothing is committed while the batch waits");
+    scheduler.elapse();
+    await Promise.all(pending);
+    assert.deepEqual(store.batchSizes, [6]);
+  });
+
+  it("with batchMaxWaitMs, commits at once when the batch is full", async () => {
+    const scheduler = manualScheduler();
+    const store = new MemoryAuditLogStore();
+    const log = new AuditLog({ store, hasher: sha256, signer: ed25519Signer("audit-key"), clock: manualClock(), ids: sequentialIds(), scheduler }, { origin: ORIGIN, checkpointEvery: 0, batchMaxWaitMs: 60_000, maxBatch: 4 });
+    await log.open();
+    const first = [log.record(event(0))];
+    await nextTurn();
+    first.push(log.record(event(1)), log.record(event(2)), log.record(event(3)));
+    await Promise.all(first);
+    assert.deepEqual(store.batchSizes, [4], "the wait ended when the fourth event filled the batch");
+    assert.equal(scheduler.pending(), 0);
+  });
+
+  it("requires a scheduler when batchMaxWaitMs is set", () => {
+    assert.throws(
+      () => new AuditLog({ store: new MemoryAuditLogStore(), hasher: sha256, signer: ed25519Signer("k"), clock: manualClock(), ids: sequentialIds() }, { origin: ORIGIN, batchMaxWaitMs: 5 }),
+      (err: unknown) => err instanceof EnterpriseError && err.code === "INVALID_ARGUMENT",
+    );
   });
 
   it("fails closed: a failed batch rejects exactly its waiters, later batches succeed", async () => {

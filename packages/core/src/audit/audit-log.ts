@@ -5,10 +5,12 @@
  * - Nothing is acknowledged that is not durable: `record()` resolves only after
  *   the store committed the batch holding the event; otherwise it rejects with
  *   `AUDIT_UNAVAILABLE` and the caller must not proceed (fail closed).
- * - Group commit without timers: the first event starts a flush at once (after
- *   the current synchronous run, so a burst shares it); events arriving while a
- *   flush is in flight wait for the next one. One `store.append` per batch is
- *   one transaction, one fsync.
+ * - Group commit, by default without timers: the first event starts a flush at
+ *   once (after the current synchronous run, so a burst shares it); events
+ *   arriving while a flush is in flight wait for the next one. With
+ *   `batchMaxWaitMs` a batch also waits up to that long for more events, or
+ *   until it holds `maxBatch`. One `store.append` per batch is one transaction,
+ *   one fsync.
  * - Bounded memory: beyond `maxQueued` waiting events, new ones are refused with
  *   `AUDIT_UNAVAILABLE` and retry advice rather than queued without limit.
  * - The tree state (a {@link CompactRange}) only ever covers records it has
@@ -25,7 +27,7 @@
  *   nor see an event that could still be lost. A throwing listener is ignored.
  */
 import { EnterpriseError } from "../errors.ts";
-import type { AuditLogStore, Clock, Hasher, IdSource, Signer } from "../ports.ts";
+import type { AuditLogStore, Clock, Hasher, IdSource, Scheduler, Signer } from "../ports.ts";
 import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditOutcome, AuditRecord } from "../records.ts";
 import { EventHasher, linkRecords } from "./canonical.ts";
 import { signCheckpoint } from "./checkpoint.ts";
@@ -49,6 +51,8 @@ export interface AuditLogDeps {
    * one event-loop turn share one commit; otherwise each event would pay its own fsync.
    */
   gatherBatch?: () => Promise<void>;
+  /** Waits out `batchMaxWaitMs`; required when that option is above 0. */
+  scheduler?: Scheduler;
 }
 
 /** Tuning of the audit log. */
@@ -63,6 +67,12 @@ export interface AuditLogOptions {
   maxBatch?: number;
   /** Most events waiting for a batch before new ones are refused. Default 100,000. */
   maxQueued?: number;
+  /**
+   * How long a batch may wait for more events before it is committed, in ms; it is committed at
+   * once when it reaches `maxBatch`. Default 0: no timer, a batch gathers during one `gatherBatch`.
+   * Larger values trade each caller's latency for fewer, larger commits (fewer fsyncs).
+   */
+  batchMaxWaitMs?: number;
   /** Page size when reading the log at startup. Default 10,000. */
   readPageSize?: number;
 }
@@ -120,6 +130,7 @@ export class AuditLog {
   readonly #maxBatch: number;
   readonly #maxQueued: number;
   readonly #readPageSize: number;
+  readonly #batchMaxWaitMs: number;
   readonly #events: EventHasher;
 
   #state: LogState = "new";
@@ -127,6 +138,8 @@ export class AuditLog {
   #broken: string | null = null;
   #queue: Waiter[] = [];
   #flush: Promise<void> | null = null;
+  /** Aborted when the queue fills a batch, ending a `batchMaxWaitMs` wait early. */
+  #batchFull: AbortController | null = null;
 
   /** The verified prefix of the log: `#range.size` records ending in `#chain`. */
   #range: CompactRange;
@@ -152,6 +165,8 @@ export class AuditLog {
     this.#maxBatch = positiveInteger(options.maxBatch ?? 1_000, "maxBatch", false);
     this.#maxQueued = positiveInteger(options.maxQueued ?? 100_000, "maxQueued", false);
     this.#readPageSize = positiveInteger(options.readPageSize ?? 10_000, "readPageSize", false);
+    this.#batchMaxWaitMs = positiveInteger(options.batchMaxWaitMs ?? 0, "batchMaxWaitMs", true);
+    if (this.#batchMaxWaitMs > 0 && deps.scheduler === undefined) throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "scheduler" } });
     if (this.#origin === "") throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "origin" } });
     this.#events = new EventHasher(deps.hasher);
     this.#range = new CompactRange(deps.hasher);
@@ -250,6 +265,7 @@ export class AuditLog {
     const leaf = this.#events.leaf(draft);
     return new Promise<AuditRecord>((resolve, reject) => {
       this.#queue.push({ draft, leaf, resolve, reject });
+      if (this.#batchFull !== null && this.#queue.length >= this.#maxBatch) this.#batchFull.abort();
       this.#startFlush();
     });
   }
@@ -336,8 +352,22 @@ export class AuditLog {
     this.#flush = this.#flushQueue();
   }
 
-  async #flushQueue(): Promise<void> {
+  /** Lets a batch gather: one `gatherBatch`, then up to `batchMaxWaitMs` more unless the batch is full. */
+  async #gather(): Promise<void> {
     await (this.#deps.gatherBatch?.() ?? Promise.resolve());
+    const scheduler = this.#deps.scheduler;
+    if (this.#batchMaxWaitMs === 0 || scheduler === undefined || this.#queue.length >= this.#maxBatch) return;
+    const full = new AbortController();
+    this.#batchFull = full;
+    try {
+      await scheduler.sleep(this.#batchMaxWaitMs, full.signal);
+    } finally {
+      this.#batchFull = null;
+    }
+  }
+
+  async #flushQueue(): Promise<void> {
+    await this.#gather();
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#maxBatch);
@@ -345,7 +375,7 @@ export class AuditLog {
           await this.#commit(batch);
           // Events that arrived during the commit wait one more gathering turn, so the next batch
           // also collects the requests still being handled.
-          if (this.#queue.length > 0 && this.#queue.length < this.#maxBatch) await (this.#deps.gatherBatch?.() ?? Promise.resolve());
+          if (this.#queue.length > 0 && this.#queue.length < this.#maxBatch) await this.#gather();
         } catch (err) {
           // #commit settles its waiters itself; this only guards against a defect leaving callers hanging.
           for (const waiter of batch) waiter.reject(unavailable("the audit batch failed", err));

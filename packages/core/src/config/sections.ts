@@ -77,6 +77,7 @@ export const hostConfigSchema = {
   "audit.checkpoint_interval_ms": key({ type: "integer", default: 10_000, min: 100, description: "Sign a checkpoint at least this often while records arrive." }),
   "audit.max_batch": key({ type: "integer", default: 4096, min: 1, max: 65_536, description: "Most records committed in one batch (one fsync)." }),
   "audit.max_queued": key({ type: "integer", default: 100_000, min: 1, description: "Records waiting for commit beyond which new ones are refused (back-pressure)." }),
+  "audit.batch_max_wait_ms": key({ type: "integer", default: 0, min: 0, max: 1000, description: "Longest a commit batch waits for more records (until it holds `audit.max_batch`); 0: no timer, one event-loop turn. Each call waits this much longer for its durable record." }),
 
   "siem.syslog.address": key({ type: "string", default: "", description: "Syslog collector `host:port` receiving every audit record as RFC 5424 over TLS (RFC 5425, octet counting); empty: off." }),
   "siem.syslog.ca_file": key({ type: "string", default: "", description: "PEM CA the collector's certificate must chain to; empty: the system's CAs." }),

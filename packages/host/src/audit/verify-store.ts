@@ -5,7 +5,7 @@ import type { HostConfigSources } from "../config.ts";
 import { nodeHasher, nodeSignatureVerifier, rawEd25519PublicKey } from "../crypto/node-crypto-ports.ts";
 import { verifyAuditLog } from "@aesp/core/audit";
 import type { AuditVerification } from "@aesp/core/audit";
-import type { AuditRecord } from "@aesp/core";
+import type { AuditHead, AuditLogStore, AuditRecord } from "@aesp/core";
 
 /**
  * Verifies the whole audit log in a Host's store, offline (the Host need not run).
@@ -49,8 +49,27 @@ export async function verifyAuditStore(
       origin: keyName,
       ...(options.onProgress === undefined ? {} : { onProgress: (n: number) => options.onProgress?.(n, head.size) }),
     });
-    return { ...result, checkpoints: checkpoints.length, trustedKeySource: options.publicKeyPem === undefined ? "store" : "given" };
+    const extra = { checkpoints: checkpoints.length, trustedKeySource: options.publicKeyPem === undefined ? ("store" as const) : ("given" as const) };
+    return { ...(result.ok ? await compareWithHead(result, head, log) : result), ...extra };
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A verified log must reach the head the store committed (read before the records, so a running
+ * Host appending meanwhile only makes the log longer). This catches a tail deleted after the last
+ * signed checkpoint, which the chain and the checkpoints cannot see; the head row is not signed,
+ * so a tail deleted together with a rewritten head is caught only by a checkpoint kept elsewhere.
+ */
+async function compareWithHead(result: Extract<AuditVerification, { ok: true }>, head: AuditHead, log: AuditLogStore): Promise<AuditVerification> {
+  if (result.size < head.size) {
+    return { ok: false, firstBadSeq: result.size, eventId: "", reason: `log truncated: the store committed ${String(head.size)} events, ${String(result.size)} remain` };
+  }
+  if (head.size === 0) return result;
+  const [last] = await log.readRange(head.size - 1, 1);
+  if (last?.chainHash !== head.chainHash) {
+    return { ok: false, firstBadSeq: head.size - 1, eventId: last?.eventId ?? "", reason: "chain hash differs from the store's committed head (log rewritten)" };
+  }
+  return result;
 }

@@ -47,9 +47,11 @@ export function createPostgresPool(options: PostgresPoolOptions): pg.Pool {
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     types: typeParsers,
-    // A startup parameter, so the path is in force before the first query on
-    // every connection the pool ever opens, with no extra round trip.
-    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    // Startup parameters, in force before the first query on every connection the pool ever
+    // opens, with no extra round trip. synchronous_commit=on whatever the server's default: a
+    // commit (an audit batch) returns only once its WAL is flushed to disk, which the audit log's
+    // "nothing acknowledged that is not durable" rests on.
+    options: `-c synchronous_commit=on${schema === undefined ? "" : ` -c search_path=${schema}`}`,
   });
   // An idle connection that dies (server restart, network) is dropped by the
   // pool and replaced on next use; without a listener the event would crash the process.
