@@ -208,7 +208,13 @@ export function hasMultiFactorEvidence(amr: string): boolean {
 
 /** A CEL map over a plain object, without copying it into a `Map`. */
 function view(fields: Readonly<Record<string, unknown>>): CelInput {
-  return celMap(new RecordView(fields));
+  const record = new RecordView(fields);
+  const map = celMap(record);
+  // @bufbuild/cel's map answers has(key) as get(key) != undefined, so a key whose value is JSON
+  // null would read as absent to has() and "in": ask the view, which knows present from absent.
+  const inherited = map.has.bind(map);
+  Object.defineProperty(map, "has", { value: (key: unknown) => (typeof key === "string" ? record.has(key) : inherited(key as never)), enumerable: false });
+  return map;
 }
 
 /**
