@@ -185,7 +185,7 @@ describe("personal fields", () => {
     const event = { ...draft(1), tenantId: "t1", principalId: "p1", sourceIp: "192.0.2.1", userAgent: "curl", metadata: { email: "a@example.com", tool: "x" } };
     assert.deepEqual(personalFields(event), ["sourceIp", "userAgent", "metadata.email"]);
     assert.deepEqual(personalFields({ ...event, principalId: "" }), []);
-    const sealed = mapPersonalFields(event, (value, field) => `${SEALED_PREFIX}k1:${field}`, personalFields(event));
+    const sealed = mapPersonalFields(event, (_value, field) => `${SEALED_PREFIX}k1:${field}`, personalFields(event));
     assert.equal(sealed.sourceIp, "pd1:k1:sourceIp");
     assert.equal(sealed.metadata["tool"], "x");
     assert.equal(event.sourceIp, "192.0.2.1", "the input is not mutated");

@@ -7,6 +7,7 @@ import { policyRolloutsSchema } from "./0005-policy-rollouts.ts";
 import { auditSearchSchema } from "./0006-audit-search.ts";
 import { auditForwardingSchema } from "./0007-audit-forwarding.ts";
 import { callApprovalsSchema } from "./0008-call-approvals.ts";
+import { auditRetentionSchema } from "./0010-audit-retention.ts";
 import type { Migration } from "./migration.ts";
 
 export { migrate } from "./runner.ts";
@@ -14,4 +15,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, auditForwardingSchema, callApprovalsSchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, auditForwardingSchema, callApprovalsSchema, auditRetentionSchema];
