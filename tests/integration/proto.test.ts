@@ -206,7 +206,7 @@ void describe("services", () => {
     const expected: [DescService, string[]][] = [
       [EnterpriseAuthenticationService, ["AuthenticateUser", "AuthenticateServiceAccount", "ValidateToken", "RefreshToken", "RevokeToken", "GetUserRoles", "GetUserPermissions"]],
       [EnterpriseAuthorizationService, ["AuthorizeAction", "CheckPermission", "GetEffectivePermissions", "EvaluatePolicy", "CreateRole", "AssignRole", "RevokeRole"]],
-      // After the seed's five: invented proofs, checkpoints and keys, then SIEM dead letters.
+      // After the seed's five: invented proofs, checkpoints and keys, SIEM dead letters, retention and erasure.
       [
         EnterpriseAuditService,
         [
@@ -223,6 +223,12 @@ void describe("services", () => {
           "RotateAuditSigningKey",
           "ListDeadLetters",
           "ReplayDeadLetters",
+          "SetRetentionPolicy",
+          "ListRetentionPolicies",
+          "PlaceLegalHold",
+          "ReleaseLegalHold",
+          "ListLegalHolds",
+          "EraseSubject",
         ],
       ],
       // The last five are invented (staged rollouts), appended after the seed's RPCs.
@@ -235,7 +241,7 @@ void describe("services", () => {
       [EnterpriseIdentityService, ["CreateServiceAccount", "ListServiceAccounts", "RevokeServiceAccount", "ListPrincipals", "GetPrincipalDetails", "UpdatePrincipalRoles", "GetPrincipalAuditTrail"]],
       [EnterpriseConfigurationService, ["GetConfigValue", "SetConfigValue", "ListConfigKeys", "SubscribeToChanges", "GetConfigHistory", "RollbackConfig"]],
     ];
-    assert.deepEqual(expected.map(([service]) => service.methods.length), [7, 7, 13, 13, 7, 6, 7, 6]);
+    assert.deepEqual(expected.map(([service]) => service.methods.length), [7, 7, 19, 13, 7, 6, 7, 6]);
     for (const [service, names] of expected) {
       assert.match(service.typeName, /^aesp\.v1\.Enterprise[A-Za-z]+Service$/);
       assert.deepEqual(methodNames(service), names, service.typeName);

@@ -19,7 +19,7 @@ import { after, before, describe, it } from "node:test";
 import { EnterpriseError } from "@aesp/core";
 import type { ErrorCode } from "@aesp/core";
 import type { Store, TenantStores } from "@aesp/core";
-import type { AuditEventDraft, AuditHead, AuditRecord, DeadLetterRecord, PolicyRecord, PolicyRolloutRecord, PrincipalFilter } from "@aesp/core";
+import type { AuditEventDraft, AuditHead, AuditLegalHoldRecord, AuditPrunePlan, AuditRecord, AuditSubjectKeyRecord, DeadLetterRecord, PolicyRecord, PolicyRolloutRecord, PrincipalFilter } from "@aesp/core";
 import { consistencyProof, consistencyProofFromNodes, inclusionProof, inclusionProofFromNodes, merkleRoot, rootFromNodes } from "@aesp/core/audit";
 import {
   apiKeyRecord,
@@ -86,8 +86,9 @@ async function assertWholeChain(store: Store): Promise<AuditRecord[]> {
   let previous = EMPTY_CHAIN_HASH;
   records.forEach((record, index) => {
     assert.equal(record.seq, index, "sequence numbers are gap-free and ascending");
-    const { seq: _seq, leafHash, chainHash, ...draft } = record;
-    assert.equal(leafHash, leafHashOf(draft), `leaf hash of seq ${index} matches its stored content`);
+    const { seq: _seq, leafHash, chainHash, tombstone, ...draft } = record;
+    // A tombstone's content is gone by design; the chain below still binds its stored leaf hash.
+    if (tombstone === undefined) assert.equal(leafHash, leafHashOf(draft), `leaf hash of seq ${index} matches its stored content`);
     assert.equal(chainHash, chainHashOf(previous, leafHash), `chain is unbroken at seq ${index}`);
     previous = chainHash;
   });
@@ -1899,6 +1900,103 @@ export function runStoreConformance(name: string, makeStore: () => Promise<Store
           }),
         );
         assert.equal(await store.forTenant(tenantId).epoch.current(), 0);
+      });
+    });
+    describe("audit retention, legal holds and subject keys", () => {
+      const DAY = 86_400_000;
+      const hold = (tenantId: string, over: Partial<AuditLegalHoldRecord> = {}): AuditLegalHoldRecord => ({
+        tenantId, holdId: unique("hold"), principalId: "", fromMs: 0, toMs: 0, reason: "case 42", placedBy: "usr_admin", placedAt: 1000, releasedAt: null, releasedBy: "", ...over,
+      });
+      const key = (tenantId: string, subjectId: string, over: Partial<AuditSubjectKeyRecord> = {}): AuditSubjectKeyRecord => ({
+        tenantId, keyId: unique("ask"), subjectId, wrappedKey: "v1.iv.body", createdAt: 1000, erasedAt: null, ...over,
+      });
+
+      it("rules: put replaces, list is by pattern, delete reports whether it existed, and are tenant-scoped", async () => {
+        await a.auditRetention.putRule({ tenantId: a.tenantId, pattern: "tool_call.*", days: 90, updatedAt: 1, updatedBy: "u1" });
+        await a.auditRetention.putRule({ tenantId: a.tenantId, pattern: "*", days: 30, updatedAt: 2, updatedBy: "u1" });
+        await a.auditRetention.putRule({ tenantId: a.tenantId, pattern: "tool_call.*", days: 120, updatedAt: 3, updatedBy: "u2" });
+        assert.deepEqual(await a.auditRetention.listRules(), [
+          { tenantId: a.tenantId, pattern: "*", days: 30, updatedAt: 2, updatedBy: "u1" },
+          { tenantId: a.tenantId, pattern: "tool_call.*", days: 120, updatedAt: 3, updatedBy: "u2" },
+        ]);
+        assert.deepEqual(await b.auditRetention.listRules(), []);
+        assert.equal(await b.auditRetention.deleteRule("*"), false);
+        await assert.rejects(b.auditRetention.putRule({ tenantId: a.tenantId, pattern: "*", days: 1, updatedAt: 1, updatedBy: "x" }), withCode("INVALID_ARGUMENT"));
+        assert.equal(await a.auditRetention.deleteRule("*"), true);
+        assert.equal(await a.auditRetention.deleteRule("*"), false);
+      });
+
+      it("holds: place, get, duplicate id, release once, list active or all, tenant-scoped", async () => {
+        const placed = hold(a.tenantId, { principalId: "usr_x", fromMs: 5, toMs: 9 });
+        await a.auditRetention.placeHold(placed);
+        assert.deepEqual(await a.auditRetention.getHold(placed.holdId), placed);
+        await assert.rejects(a.auditRetention.placeHold(placed), withCode("ALREADY_EXISTS"));
+        assert.equal(await b.auditRetention.getHold(placed.holdId), null);
+        assert.equal(await b.auditRetention.releaseHold(placed.holdId, 2000, "usr_b"), false);
+        assert.ok((await a.auditRetention.listHolds(false)).some((h) => h.holdId === placed.holdId));
+        assert.equal(await a.auditRetention.releaseHold(placed.holdId, 2000, "usr_admin"), true);
+        assert.equal(await a.auditRetention.releaseHold(placed.holdId, 3000, "usr_admin"), false);
+        assert.ok(!(await a.auditRetention.listHolds(false)).some((h) => h.holdId === placed.holdId));
+        const released = (await a.auditRetention.listHolds(true)).find((h) => h.holdId === placed.holdId);
+        assert.deepEqual([released?.releasedAt, released?.releasedBy], [2000, "usr_admin"]);
+      });
+
+      it("subject keys: one live key per subject, lookup by ids, erase destroys the wrapped key, tenant-scoped", async () => {
+        const first = key(a.tenantId, "usr_s");
+        assert.equal(await a.auditSubjectKeys.create(first), true);
+        assert.equal(await a.auditSubjectKeys.create(key(a.tenantId, "usr_s")), false, "a second live key for the subject is refused");
+        assert.deepEqual(await a.auditSubjectKeys.activeKey("usr_s"), first);
+        assert.equal(await b.auditSubjectKeys.activeKey("usr_s"), null);
+        assert.deepEqual(await b.auditSubjectKeys.byKeyIds([first.keyId]), []);
+        assert.equal(await b.auditSubjectKeys.erase("usr_s", 5000), 0);
+        assert.equal(await a.auditSubjectKeys.erase("usr_s", 5000), 1);
+        assert.equal(await a.auditSubjectKeys.activeKey("usr_s"), null);
+        assert.deepEqual(await a.auditSubjectKeys.byKeyIds([first.keyId, "ask_unknown"]), [{ ...first, wrappedKey: "", erasedAt: 5000 }]);
+        const next = key(a.tenantId, "usr_s");
+        assert.equal(await a.auditSubjectKeys.create(next), true, "after erasure the subject may get a new key");
+      });
+
+      it("pruneExpired tombstones only expired, matching, unheld records of the tenant, keeping hashes and the chain", async () => {
+        const tenant = store.forTenant(unique("ret"));
+        const other = store.forTenant(unique("ret_other"));
+        const now = 1_000 * DAY;
+        const drafts = [
+          auditDraft({ tenantId: tenant.tenantId, eventType: "tool_call.completed", timestampMs: now - 100 * DAY, principalId: "usr_1" }),
+          auditDraft({ tenantId: tenant.tenantId, eventType: "tool_call.completed", timestampMs: now - 100 * DAY, principalId: "usr_held" }),
+          auditDraft({ tenantId: tenant.tenantId, eventType: "tool_call.completed", timestampMs: now - 10 * DAY, principalId: "usr_1" }),
+          auditDraft({ tenantId: tenant.tenantId, eventType: "toolbox.used", timestampMs: now - 100 * DAY }),
+          auditDraft({ tenantId: tenant.tenantId, eventType: "authz.denied", timestampMs: now - 100 * DAY }),
+          auditDraft({ tenantId: other.tenantId, eventType: "tool_call.completed", timestampMs: now - 100 * DAY }),
+        ];
+        const written = await store.platform.auditLog.append(drafts, chainLink(drafts));
+        const plan: AuditPrunePlan = {
+          tenantId: tenant.tenantId,
+          steps: [
+            { beforeMs: now - 90 * DAY, include: { kind: "prefix", value: "tool_call." }, exclude: [], typeFilter: null },
+            { beforeMs: now - 30 * DAY, include: { kind: "any", value: "" }, exclude: [{ kind: "prefix", value: "tool_call." }], typeFilter: { mode: "exclude", types: ["authz.denied"] } },
+          ],
+          holds: [{ principalId: "usr_held", fromMs: 0, toMs: 0 }],
+          limit: 100,
+        };
+        const result = await store.platform.auditPruning.pruneExpired(plan);
+        assert.deepEqual(result, { count: 2, firstSeq: written[0]!.seq, lastSeq: written[3]!.seq });
+        const after = await store.platform.auditLog.readRange(written[0]!.seq, drafts.length);
+        assert.deepEqual(after.map((r) => r.tombstone ?? ""), ["retention", "", "", "retention", "", ""]);
+        const gone = after[0]!;
+        assert.deepEqual(
+          { ...gone },
+          {
+            ...written[0]!,
+            principalId: "", sessionId: "", resource: "", action: "", sourceIp: "", userAgent: "", correlationId: "", riskScore: "", policyViolations: [], metadata: {},
+            tombstone: "retention",
+          },
+        );
+        assert.equal((await store.platform.auditPruning.pruneExpired(plan)).count, 0, "a second pass finds nothing more");
+        assert.equal((await store.platform.auditPruning.pruneExpired({ ...plan, limit: 0 })).count, 0);
+        await assertWholeChain(store);
+        const visible = await tenant.audit.query({ limit: 10 });
+        assert.equal(visible.filter((r) => r.tombstone === "retention").length, 2, "tenant readers see the tombstones");
+        await assert.rejects(store.platform.auditPruning.pruneExpired({ ...plan, tenantId: "" }), withCode("INVALID_ARGUMENT"));
       });
     });
     describe("policy rollouts", () => {

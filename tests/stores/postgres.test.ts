@@ -147,7 +147,7 @@ if (skip) {
         [schema],
       );
       const tenantTables = rows.filter((row) => !PLATFORM_TABLES.has(row.table_name));
-      assert.equal(tenantTables.length, 20);
+      assert.equal(tenantTables.length, 23);
       for (const row of tenantTables) assert.equal(row.column_name, "tenant_id", `${row.table_name}: tenant_id is the first primary-key column`);
     });
 

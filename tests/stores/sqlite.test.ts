@@ -106,6 +106,9 @@ describe("SQLite specifics", () => {
       assert.deepEqual(tenantTables, [
         "api_keys",
         "approval_requests",
+        "audit_legal_holds",
+        "audit_retention_rules",
+        "audit_subject_keys",
         "break_glass_grants",
         "certificates",
         "client_credentials",

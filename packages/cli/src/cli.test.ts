@@ -417,7 +417,7 @@ describe("aesp CLI", () => {
 
   test("audit verify exits 0 when intact and 1 naming the first bad event", async () => {
     let received: Parameters<HostModule["verifyAuditStore"]>[0] | undefined;
-    let outcome: VerifyOutcome = { ok: true, size: 1234, checkpoints: 2 };
+    let outcome: VerifyOutcome = { ok: true, size: 1234, checkpoints: 2, tombstones: 0 };
     const loadHost = async (): Promise<HostModule> => ({
       startHost: () => Promise.reject(new Error("unused")),
       verifyAuditStore: async (options) => {

@@ -26,7 +26,7 @@ import type { Column } from "./table.ts";
 export const defaultHostUrl = "https://127.0.0.1:7443";
 
 /** Progress of an audit verification, as the Host reports it. */
-export type VerifyOutcome = { ok: true; size: number; checkpoints: number } | { ok: false; firstBadSeq: number; eventId: string; reason: string };
+export type VerifyOutcome = { ok: true; size: number; checkpoints: number; /** Records whose content retention removed (verified by hash). */ tombstones: number } | { ok: false; firstBadSeq: number; eventId: string; reason: string };
 
 /** The part of `@aesp/host` the CLI uses; loaded with a dynamic import so that only `start` and `audit verify` pay for it. */
 export interface HostModule {

@@ -239,6 +239,12 @@ export const errorCatalogue = {
     remediation: ["See details.reasons; a runtime may only announce ACTIVE contracts of its own tenant that it was enrolled for."],
     security: true,
   },
+  LEGAL_HOLD_ACTIVE: {
+    status: "failed_precondition",
+    message: "A legal hold covers this data; it cannot be erased or removed while the hold is active.",
+    retryAfterMs: 0,
+    remediation: ["List the tenant's legal holds (aesp audit hold list); erase only after counsel releases the hold that names this subject."],
+  },
   UNIMPLEMENTED: {
     status: "unimplemented",
     message: "This RPC is not implemented by this Host version.",

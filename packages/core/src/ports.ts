@@ -19,6 +19,9 @@ import type {
   AuditQuery,
   AuditRecord,
   AuditStatisticsRow,
+  AuditLegalHoldRecord,
+  AuditRetentionRuleRecord,
+  AuditSubjectKeyRecord,
   BootstrapRecord,
   CertificateRecord,
   ClientCredentialRecord,
@@ -331,6 +334,37 @@ export interface TenantStores {
   readonly audit: TenantAuditReader;
   readonly breakGlass: BreakGlassGrantStore;
   readonly policyRollouts: PolicyRolloutStore;
+  readonly auditRetention: AuditRetentionStore;
+  readonly auditSubjectKeys: AuditSubjectKeyStore;
+}
+
+/** A tenant's audit retention rules and legal holds. */
+export interface AuditRetentionStore {
+  /** Creates or replaces the rule for `record.pattern`. */
+  putRule(record: AuditRetentionRuleRecord): Promise<void>;
+  /** False when there was no rule for the pattern. */
+  deleteRule(pattern: string): Promise<boolean>;
+  /** Every rule, by pattern. */
+  listRules(): Promise<AuditRetentionRuleRecord[]>;
+  /** @throws EnterpriseError ALREADY_EXISTS when the hold id is taken. */
+  placeHold(record: AuditLegalHoldRecord): Promise<void>;
+  getHold(holdId: string): Promise<AuditLegalHoldRecord | null>;
+  /** Releases an active hold; false when it does not exist or was already released. */
+  releaseHold(holdId: string, at: number, by: string): Promise<boolean>;
+  /** Holds by placement time; released ones only when asked. */
+  listHolds(includeReleased: boolean): Promise<AuditLegalHoldRecord[]>;
+}
+
+/** A tenant's per-subject keys for personal data inside audit events (crypto-shredding). */
+export interface AuditSubjectKeyStore {
+  /** The subject's live (not erased) key, or null. */
+  activeKey(subjectId: string): Promise<AuditSubjectKeyRecord | null>;
+  /** Inserts a key; false when the subject already has a live key (another Host made one first). */
+  create(record: AuditSubjectKeyRecord): Promise<boolean>;
+  /** The keys with these ids (live and erased); unknown ids are left out. */
+  byKeyIds(keyIds: readonly string[]): Promise<AuditSubjectKeyRecord[]>;
+  /** Destroys every live key of the subject (wrapped key emptied, erasedAt set); returns how many. */
+  erase(subjectId: string, at: number): Promise<number>;
 }
 
 export interface TenantStore {
@@ -422,6 +456,51 @@ export interface AuditProofStore {
   queryAllTenants(query: AuditQuery & { tenantId?: string }): Promise<AuditRecord[]>;
 }
 
+/** Which event types an {@link AuditPruneStep} selects: all, one exact type, or a `family.` prefix. */
+export interface AuditTypeSelector {
+  readonly kind: "any" | "exact" | "prefix";
+  /** The type, or the prefix including its final dot; empty for `any`. */
+  readonly value: string;
+}
+
+/** One retention rule as the store applies it. */
+export interface AuditPruneStep {
+  /** Events with timestampMs strictly below this are due. */
+  readonly beforeMs: number;
+  readonly include: AuditTypeSelector;
+  /** Types a more specific rule governs. */
+  readonly exclude: readonly AuditTypeSelector[];
+  /** Restricts the step to, or away from, these exact types (the security floor); null: no restriction. */
+  readonly typeFilter: { readonly mode: "only" | "exclude"; readonly types: readonly string[] } | null;
+}
+
+/** What one retention pass may remove for one tenant. */
+export interface AuditPrunePlan {
+  readonly tenantId: string;
+  readonly steps: readonly AuditPruneStep[];
+  /** Active legal holds: an event matching any of them is kept. */
+  readonly holds: readonly Pick<AuditLegalHoldRecord, "principalId" | "fromMs" | "toMs">[];
+  /** Most records to tombstone in this pass. */
+  readonly limit: number;
+}
+
+/** What a retention pass removed. */
+export interface AuditPruneResult {
+  readonly count: number;
+  /** -1 when nothing was removed. */
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+}
+
+/**
+ * Removes the content of expired audit records, keeping each as a tombstone (seq, event id,
+ * time, type, tenant, outcome, leaf and chain hash), so that the chain, the Merkle tree and every
+ * signed checkpoint still verify.
+ */
+export interface AuditPruningStore {
+  pruneExpired(plan: AuditPrunePlan): Promise<AuditPruneResult>;
+}
+
 /** Host-wide stores; never reachable from a tenant-scoped code path. */
 export interface PlatformStores {
   readonly tenants: TenantStore;
@@ -429,6 +508,7 @@ export interface PlatformStores {
   readonly bootstrap: BootstrapStore;
   readonly auditLog: AuditLogStore;
   readonly auditProofs: AuditProofStore;
+  readonly auditPruning: AuditPruningStore;
   readonly signInThrottle: SignInThrottleStore;
   readonly oneTimeValues: OneTimeValueStore;
   readonly deadLetters: DeadLetterStore;

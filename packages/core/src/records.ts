@@ -310,6 +310,63 @@ export interface AuditRecord extends AuditEventDraft {
   leafHash: string;
   /** SHA-256(previous chainHash || leafHash); the first record links to 32 zero bytes. */
   chainHash: string;
+  /**
+   * Set when the event's content was removed (retention): only seq, event id, time, type, tenant,
+   * outcome and the two hashes remain, and verification trusts the stored leaf hash (bound by the
+   * chain and the signed checkpoints) instead of recomputing it. Absent on intact records.
+   */
+  tombstone?: AuditTombstoneReason;
+}
+
+/** Why an audit record's content was removed. */
+export type AuditTombstoneReason = "retention" | "erasure";
+
+/**
+ * How long a tenant keeps the audit events of some types. `pattern` is an exact event type
+ * (`authz.evaluated`), a family (`tool_call.*`) or `*` (every type without a more specific rule).
+ */
+export interface AuditRetentionRuleRecord {
+  tenantId: string;
+  pattern: string;
+  /** Whole days after the event's time before it may be removed. */
+  days: number;
+  updatedAt: number;
+  updatedBy: string;
+}
+
+/**
+ * A legal hold: while active, the tenant's events it covers are never removed by retention, and
+ * an erasure of a subject it covers is refused.
+ */
+export interface AuditLegalHoldRecord {
+  tenantId: string;
+  holdId: string;
+  /** Empty: every principal of the tenant. */
+  principalId: string;
+  /** Inclusive lower bound on event time; 0 when open. */
+  fromMs: number;
+  /** Exclusive upper bound on event time; 0 when open. */
+  toMs: number;
+  reason: string;
+  placedBy: string;
+  placedAt: number;
+  releasedAt: number | null;
+  releasedBy: string;
+}
+
+/**
+ * A data subject's key for the personal fields of audit events (AES-256-GCM), wrapped by the
+ * Host master key. Erasure empties `wrappedKey` and sets `erasedAt`: the ciphertexts stay hashed
+ * in the log, but nobody can read them again.
+ */
+export interface AuditSubjectKeyRecord {
+  tenantId: string;
+  keyId: string;
+  /** The principal whose personal data the key protects. */
+  subjectId: string;
+  wrappedKey: string;
+  createdAt: number;
+  erasedAt: number | null;
 }
 
 /** The tip of the log: what the next record links to. */

@@ -30,7 +30,7 @@ import {
   TenantDirectory,
   BreakGlassService,
 } from "@aesp/core";
-import type { PipelineDeps, Store } from "@aesp/core";
+import type { AuditEventDraft, PipelineDeps, Store } from "@aesp/core";
 import { AuditLog, AuditProofs, Detector, detectionRuleIds } from "@aesp/core/audit";
 import type { DetectionRuleId } from "@aesp/core/audit";
 import { AlertDispatcher } from "./alerts/alert-dispatcher.ts";
@@ -40,6 +40,8 @@ import { auditRecorder } from "./audit/recorder.ts";
 import { AuditSigningKeys } from "./audit/signing-keys.ts";
 import { attachDetection } from "./audit/detection-wiring.ts";
 import { SiemForwarding, siemDestinationsFromConfig } from "./audit/forwarding/siem-forwarding.ts";
+import { AuditRetention } from "./audit/retention.ts";
+import { AuditSubjectCipher } from "./audit/subject-cipher.ts";
 import { loadHostConfig } from "./config.ts";
 import type { HostConfigSources } from "./config.ts";
 import { loadOrCreateMasterKey } from "./crypto/master-key.ts";
@@ -93,6 +95,11 @@ export interface RunningHost {
   readonly auditPublicKeyPem: string;
   readonly implementedRpcs: readonly string[];
   readonly logger: Logger;
+  /**
+   * Runs one audit retention sweep now (the timer runs it every `audit.retention_interval_ms`).
+   * `now` measures expiry from a later time, so tests and operators can age events without waiting.
+   */
+  applyAuditRetention(now?: number): Promise<{ tenants: number; tombstoned: number }>;
   /** Drains runtimes, stops listening, flushes audit and closes storage. */
   close(): Promise<void>;
 }
@@ -131,6 +138,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     const auditKey = await loadOrCreateKey(store.platform.keys, masterKey, "audit-signing", "Ed25519", clock, ids);
     const auditKeys = await AuditSigningKeys.open(store.platform.keys, masterKey, clock, v["audit.origin"]);
 
+    const subjectCipher = new AuditSubjectCipher({ store, masterKey, clock, ids });
     const auditLog = new AuditLog(
       {
         store: store.platform.auditLog,
@@ -138,6 +146,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
         signer: auditKeys.signer(),
         clock,
         ids,
+        ...(v["audit.encrypt_personal_data"] ? { protect: (drafts: readonly AuditEventDraft[]) => subjectCipher.protect(drafts) } : {}),
         // SQLite commits synchronously: gather a whole event-loop turn of events per commit.
         ...(store.kind === "sqlite" ? { gatherBatch: () => new Promise<void>((resolve) => setImmediate(resolve)) } : {}),
         scheduler: nodeScheduler,
@@ -170,6 +179,14 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
     }, v["audit.checkpoint_interval_ms"]);
     checkpointTimer.unref();
     closers.push(async () => clearInterval(checkpointTimer));
+
+    const retention = new AuditRetention(
+      { store, audit, clock, ids, cipher: subjectCipher },
+      { defaultDays: v["audit.default_retention_days"], floorDays: v["audit.security_min_retention_days"], batch: v["audit.retention_batch"] },
+    );
+    const retentionTimer = setInterval(() => void retention.sweep().catch((err: unknown) => logger.warn({ err }, "audit retention sweep failed; retrying next interval")), v["audit.retention_interval_ms"]);
+    retentionTimer.unref();
+    closers.push(async () => clearInterval(retentionTimer));
 
     const tenants = new TenantDirectory({ store, clock, principalTtlMs: v["identity.principal_cache_ms"], engines: { cel: celPolicyEngine, cedar: new CedarPolicyEngine() } });
     const breakGlass = new BreakGlassService({
@@ -428,6 +445,8 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
               version: c.facts.version,
             })),
         siem,
+        retention,
+        subjectCipher,
       },
       {
         host: v["gateway.host"],
@@ -471,6 +490,7 @@ export async function startHost(options: StartHostOptions = {}): Promise<Running
       auditPublicKeyPem: auditKey.record.publicKeyPem,
       implementedRpcs: gateway.implementedRpcs,
       logger,
+      applyAuditRetention: (now) => retention.sweep(now),
       async close() {
         if (closed) return;
         closed = true;

@@ -12,6 +12,7 @@ import { collect, positiveInteger } from "../program.ts";
 import { usageError } from "../render-error.ts";
 import type { Column } from "../table.ts";
 import { pageSize } from "./tenants.ts";
+import { registerAuditRetentionCommands } from "./audit-retention.ts";
 
 const eventColumns: readonly Column<AuditEvent>[] = [
   { header: "SEQ", value: (event) => event.seq.toString(), align: "right" },
@@ -87,9 +88,10 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
           .finally(progress.finish);
         const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
         if (outcome.ok) {
-          ctx.result({ ok: true, events: outcome.size, checkpoints: outcome.checkpoints, trusted_key: options.key === undefined ? "store" : "given" }, () =>
+          ctx.result({ ok: true, events: outcome.size, checkpoints: outcome.checkpoints, tombstones: outcome.tombstones, trusted_key: options.key === undefined ? "store" : "given" }, () =>
             [
               `OK: ${outcome.size.toLocaleString("en-US")} events and ${outcome.checkpoints} signed checkpoint(s) verified in ${seconds} s.`,
+              outcome.tombstones > 0 ? `${outcome.tombstones.toLocaleString("en-US")} of them are tombstones (content removed by retention), verified by their stored leaf hash.` : "",
               options.key === undefined ? "Note: trusted the keys stored with the log; pass --key audit-public-key.pem (kept apart from the Host) for independent assurance." : "",
             ]
               .filter((line) => line !== "")
@@ -347,6 +349,8 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
       }),
     );
   kit.example(replay, "aesp audit dead-letters replay", "aesp audit dead-letters replay --destination syslog --limit 500", "aesp audit dead-letters replay dlq_01h... dlq_01j...");
+
+  registerAuditRetentionCommands(audit, kit);
 }
 
 /** An ISO time option as uint64 epoch ms; absent is 0. */

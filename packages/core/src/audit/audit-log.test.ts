@@ -404,3 +404,58 @@ describe("AuditLog.onCommitted", () => {
     assert.equal(seen.length, 1, "unsubscribed");
   });
 });
+
+describe("AuditLog with retention and sealing", () => {
+  it("seals personal fields through `protect` before hashing, so the stored leaf covers the sealed form", async () => {
+    const store = new MemoryAuditLogStore();
+    const clock = manualClock();
+    const seen: number[] = [];
+    const log = new AuditLog(
+      {
+        store,
+        hasher: sha256,
+        signer: ed25519Signer("audit-key"),
+        clock,
+        ids: sequentialIds(),
+        protect: async (drafts) => {
+          seen.push(drafts.length);
+          return drafts.map((draft) => (draft.sourceIp === "" ? draft : { ...draft, sourceIp: `pd1:k1:${draft.sourceIp.length}` }));
+        },
+      },
+      { origin: ORIGIN, checkpointEvery: 0 },
+    );
+    await log.open();
+    const [sealed, plain] = await Promise.all([log.record({ ...event(1), sourceIp: "192.0.2.1" }), log.record(event(2))]);
+    assert.deepEqual(seen, [2], "one call per batch");
+    assert.equal(sealed.sourceIp, "pd1:k1:9");
+    assert.equal(store.records[0]!.sourceIp, "pd1:k1:9");
+    assert.equal(plain.sourceIp, "");
+    const result = await verifyStore(store);
+    assert.equal(result.ok, true, JSON.stringify(result));
+  });
+
+  it("fails the batch closed when `protect` fails", async () => {
+    const store = new MemoryAuditLogStore();
+    const log = new AuditLog(
+      { store, hasher: sha256, signer: ed25519Signer("audit-key"), clock: manualClock(), ids: sequentialIds(), protect: () => Promise.reject(new Error("key store down")) },
+      { origin: ORIGIN, checkpointEvery: 0 },
+    );
+    await log.open();
+    await assert.rejects(log.record(event(1)), isUnavailable);
+    assert.equal(store.records.length, 0);
+  });
+
+  it("opens a stored log holding tombstones (verified by stored leaf hash) and keeps appending", async () => {
+    const { log, store } = setup();
+    await log.open();
+    for (let i = 0; i < 5; i++) await log.record(event(i));
+    store.records[2] = { ...store.records[2]!, principalId: "", resource: "", metadata: {}, tombstone: "retention" };
+    const reopened = setup({}, store).log;
+    await reopened.open();
+    await reopened.record(event(9));
+    const result = await verifyStore(store);
+    assert.equal(result.ok && result.tombstones, 1);
+    store.records[3] = { ...store.records[3]!, resource: "edited" };
+    await assert.rejects(setup({}, store).log.open(), (err: unknown) => err instanceof EnterpriseError && err.details["seq"] === "3");
+  });
+});

@@ -53,6 +53,13 @@ export interface AuditLogDeps {
   gatherBatch?: () => Promise<void>;
   /** Waits out `batchMaxWaitMs`; required when that option is above 0. */
   scheduler?: Scheduler;
+  /**
+   * Seals the personal fields of a batch before it is hashed (per-subject encryption), so the
+   * leaf and chain cover ciphertext and destroying a subject's key later leaves them valid.
+   * Returns one draft per input, in order (the same object when nothing changed; the event id
+   * must not change). A failure fails the batch closed (AUDIT_UNAVAILABLE).
+   */
+  protect?: (drafts: readonly AuditEventDraft[]) => Promise<readonly AuditEventDraft[]>;
 }
 
 /** Tuning of the audit log. */
@@ -387,12 +394,13 @@ export class AuditLog {
   }
 
   async #commit(batch: Waiter[]): Promise<void> {
-    const { store, hasher } = this.#deps;
-    const drafts = batch.map((waiter) => waiter.draft);
-    const leaves = batch.map((waiter) => waiter.leaf);
+    const { store, hasher, protect } = this.#deps;
     let records: AuditRecord[];
     try {
       if (this.#broken !== null) throw new Error(this.#broken);
+      if (protect !== undefined) await this.#protect(batch, protect);
+      const drafts = batch.map((waiter) => waiter.draft);
+      const leaves = batch.map((waiter) => waiter.leaf);
       records = await store.append(drafts, (head) => linkRecords(head, drafts, hasher, leaves));
     } catch (err) {
       // Whether the batch reached the disk is unknown; the next commit's seq tells, and catch-up absorbs it.
@@ -407,6 +415,20 @@ export class AuditLog {
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(records[i]!);
     this.#publish(records);
     if (this.#checkpointEvery > 0 && this.#sinceCheckpoint >= this.#checkpointEvery) this.#autoCheckpoint();
+  }
+
+  /** Replaces each waiter's draft by its sealed form, rehashing only the drafts that changed. */
+  async #protect(batch: Waiter[], protect: NonNullable<AuditLogDeps["protect"]>): Promise<void> {
+    const sealed = await protect(batch.map((waiter) => waiter.draft));
+    if (sealed.length !== batch.length) throw new Error("the audit protector returned a different number of events");
+    for (let i = 0; i < batch.length; i++) {
+      const waiter = batch[i]!;
+      const draft = sealed[i]!;
+      if (draft === waiter.draft) continue;
+      if (draft.eventId !== waiter.draft.eventId) throw new Error("the audit protector changed an event id");
+      waiter.draft = draft;
+      waiter.leaf = this.#events.leaf(draft);
+    }
   }
 
   /**
@@ -455,7 +477,7 @@ export class AuditLog {
     if (record.seq !== this.#range.size) throw integrity("sequence gap (event deleted or inserted)", this.#range.size);
     let leaf: Uint8Array;
     try {
-      leaf = knownLeaf ?? this.#events.leaf(record);
+      leaf = knownLeaf ?? this.#events.recordLeaf(record);
     } catch {
       throw integrity("record malformed", record.seq);
     }

@@ -12,10 +12,14 @@
  * - chain hash = SHA-256(previous chain hash || leaf hash), 32 zero bytes before the first record
  *
  * Hashes travel as lower-case hex.
+ *
+ * A tombstone (a record whose content retention removed, `tombstone` set) has no content to
+ * hash: its leaf is the stored leaf hash, which the chain and every signed checkpoint still bind,
+ * so removing content never changes a leaf, a chain hash or a root (see {@link EventHasher.recordLeaf}).
  */
 import { EnterpriseError } from "../errors.ts";
 import type { Hasher } from "../ports.ts";
-import type { AuditEventDraft, AuditHead, AuditRecord } from "../records.ts";
+import type { AuditEventDraft, AuditHead, AuditRecord, AuditTombstoneReason } from "../records.ts";
 import { fromHex, toHex, utf8, utf8Into } from "./encoding.ts";
 
 /** The string-valued event fields, checked and escaped alike. */
@@ -116,6 +120,22 @@ export class EventHasher {
    */
   leaf(event: AuditEventDraft): Uint8Array {
     return this.#hasher.sha256(this.#writer.leafInput(event));
+  }
+
+  /**
+   * The leaf a stored record contributes: recomputed from its content when intact, the stored
+   * leaf hash when it is a tombstone (its content is gone; the chain link and checkpoints that
+   * cover it are what vouch for that hash).
+   *
+   * @param record - A linked record.
+   * @returns 32 bytes.
+   * @throws EnterpriseError `INVALID_ARGUMENT` on a malformed record, an unknown tombstone reason
+   *   or a tombstone without a valid leaf hash.
+   */
+  recordLeaf(record: AuditRecord): Uint8Array {
+    if (record.tombstone === undefined) return this.leaf(record);
+    if (!isTombstoneReason(record.tombstone)) throw malformed("tombstone");
+    return hashFromHex(record.leafHash, "leafHash");
   }
 
   /**
@@ -357,6 +377,19 @@ export function hashFromHex(hex: string, field: string): Uint8Array {
   const bytes = typeof hex === "string" ? fromHex(hex) : null;
   if (bytes === null || bytes.length !== 32) throw malformed(field);
   return bytes;
+}
+
+/** The reasons a record's content may have been removed. */
+export const TOMBSTONE_REASONS: readonly AuditTombstoneReason[] = ["retention", "erasure"];
+
+/**
+ * True for a known tombstone reason (for data read back from storage).
+ *
+ * @param value - Any value.
+ * @returns Whether it is an {@link AuditTombstoneReason}.
+ */
+export function isTombstoneReason(value: unknown): value is AuditTombstoneReason {
+  return value === "retention" || value === "erasure";
 }
 
 /** `JSON.stringify` of a string field, skipping the call for the common all-plain string. */

@@ -900,6 +900,47 @@ export const auditEventCatalogue = {
     metadata: { tree_size: "Records covered.", root_hash: "RFC 6962 root, hex.", key_id: "The signing key's id." },
   },
 
+  "audit.retention_set": {
+    code: "AUD110I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A tenant administrator set or removed a retention rule for the tenant's audit events.",
+    resource: "`retention:<pattern>`.",
+    metadata: { pattern: "`*`, a family `type.*` or an exact event type.", retention_days: "Days kept; 0 when the rule was removed." },
+  },
+  "audit.retention_applied": {
+    code: "AUD111I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "The retention sweeper removed the content of expired audit events of one tenant, keeping each as a tombstone (hashes, time, type) so the log still verifies.",
+    resource: "`tenant:<id>`.",
+    metadata: { tombstoned: "Events removed in this run.", first_seq: "Lowest seq removed.", last_seq: "Highest seq removed." },
+  },
+  "audit.legal_hold_placed": {
+    code: "AUD112I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A legal hold was placed: matching events are kept past retention and their subjects cannot be erased.",
+    resource: "`legal_hold:<id>`.",
+    metadata: { subject: "The principal held, or empty for the whole tenant.", from_ms: "Start of the held time range (0: open).", to_ms: "End of the held time range (0: open).", reason: "Why (case reference)." },
+  },
+  "audit.legal_hold_released": {
+    code: "AUD113I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "A legal hold was released; retention applies again to the events it covered.",
+    resource: "`legal_hold:<id>`.",
+    metadata: {},
+  },
+  "audit.subject_erased": {
+    code: "AUD114S",
+    severity: "security",
+    outcome: "SUCCESS",
+    description: "A data subject was erased (GDPR art. 17): their audit subject key was destroyed, so the personal fields of their events read [ERASED]; the hashes, chain and proofs still verify.",
+    resource: "`principal:<id>`.",
+    metadata: { keys_destroyed: "Subject keys destroyed." },
+  },
+
   // ------------------------------------------------------------ detection and forwarding
   "alert.raised": {
     code: "ALR100S",

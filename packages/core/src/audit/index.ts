@@ -20,7 +20,9 @@ export {
   chainHash,
   copyDraft,
   leafHash,
+  isTombstoneReason,
   linkRecords,
+  TOMBSTONE_REASONS,
 } from "./canonical.ts";
 
 export {
@@ -74,3 +76,22 @@ export { REDACTED, SENSITIVE_METADATA_KEY, redactArguments, redactMetadata, sche
 
 export { AuditLogVerifier, verifyAuditLog } from "./verify.ts";
 export type { AuditVerification, VerifiedCheckpoint, VerifyAuditLogInput } from "./verify.ts";
+
+export {
+  DAY_MS,
+  ERASED,
+  MAX_RETENTION_DAYS,
+  PERSONAL_METADATA_KEYS,
+  SEALED_PREFIX,
+  SECURITY_FLOOR_TYPES,
+  UNREADABLE,
+  checkRetentionRule,
+  holdCoveringSubject,
+  mapPersonalFields,
+  personalFields,
+  retentionPlan,
+  retentionSelector,
+  sealedKeyId,
+  sealedKeyIds,
+} from "./retention.ts";
+export type { PersonalField, RetentionPlanInput } from "./retention.ts";

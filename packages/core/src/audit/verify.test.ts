@@ -60,6 +60,7 @@ describe("verifyAuditLog", () => {
         keyId: signatureKeyId(checkpoints[2]!),
       },
       uncheckpointed: 10,
+      tombstones: 0,
     });
   });
 
@@ -230,6 +231,7 @@ describe("verifyAuditLog", () => {
       chainHash: ZERO_HASH_HEX,
       lastCheckpoint: { treeSize: 0, rootHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", chainHash: ZERO_HASH_HEX, keyName: ORIGIN, keyId: signatureKeyId(await checkpointOf([], 0, oldKey)) },
       uncheckpointed: 0,
+      tombstones: 0,
     });
     const { records, checkpoints } = await fixture();
     async function* stream() {

@@ -4,7 +4,9 @@
  * For every record, in order: its `seq` continues the previous one (deletion,
  * insertion and reordering break it), its leaf hash is recomputed from the
  * canonical event fields (any edit breaks it), and its chain hash links it to
- * the previous record. Every checkpoint must carry a valid signature by a
+ * the previous record. A tombstone (content removed by retention) is verified by hash: its
+ * stored leaf hash must link the chain and agree with every checkpoint over it, and it is
+ * counted in `tombstones`, never reported as tampered. Every checkpoint must carry a valid signature by a
  * trusted key, agree with its signed note, and match the Merkle root and chain
  * hash recomputed at its tree size; a log shorter than a trusted checkpoint
  * was truncated.
@@ -66,6 +68,8 @@ export type AuditVerification =
       lastCheckpoint: VerifiedCheckpoint | null;
       /** Records after the last checkpoint: protected by the chain only, not yet by a signature. */
       uncheckpointed: number;
+      /** Records whose content was removed (retention); verified by their stored leaf hash. */
+      tombstones: number;
     }
   | {
       ok: false;
@@ -118,6 +122,7 @@ export class AuditLogVerifier {
   /** Event id of the first record after the last matched checkpoint, for failure reports. */
   #firstUncoveredEventId = "";
   #failure: Failure | null = null;
+  #tombstones = 0;
 
   /**
    * @param input - Checkpoints, trusted keys and crypto ports (records are pushed separately).
@@ -162,10 +167,11 @@ export class AuditLogVerifier {
     }
     let leaf: Uint8Array;
     try {
-      leaf = this.#events.leaf(record);
+      leaf = this.#events.recordLeaf(record);
     } catch {
       return this.#fail(seq, eventId, "record malformed");
     }
+    if (record.tombstone !== undefined) this.#tombstones += 1;
     if (!bytesEqualHex(leaf, record.leafHash)) return this.#fail(seq, eventId, "leaf hash mismatch (event modified)");
     const chain = this.#events.chain(this.#chain, leaf);
     if (!bytesEqualHex(chain, record.chainHash)) return this.#fail(seq, eventId, "chain hash mismatch");
@@ -209,6 +215,7 @@ export class AuditLogVerifier {
       chainHash: toHex(this.#chain),
       lastCheckpoint: last === null ? null : { treeSize: last.treeSize, rootHash: last.rootHash, chainHash: last.chainHash, keyName: last.keyName, keyId: last.keyId },
       uncheckpointed: size - (last?.treeSize ?? 0),
+      tombstones: this.#tombstones,
     };
   }
 

@@ -78,6 +78,11 @@ export const hostConfigSchema = {
   "audit.max_batch": key({ type: "integer", default: 4096, min: 1, max: 65_536, description: "Most records committed in one batch (one fsync)." }),
   "audit.max_queued": key({ type: "integer", default: 100_000, min: 1, description: "Records waiting for commit beyond which new ones are refused (back-pressure)." }),
   "audit.batch_max_wait_ms": key({ type: "integer", default: 0, min: 0, max: 1000, description: "Longest a commit batch waits for more records (until it holds `audit.max_batch`); 0: no timer, one event-loop turn. Each call waits this much longer for its durable record." }),
+  "audit.default_retention_days": key({ type: "integer", default: 0, min: 0, max: 36_500, description: "Days a tenant's audit events are kept when no retention rule of the tenant covers their type; 0 keeps them forever." }),
+  "audit.security_min_retention_days": key({ type: "integer", default: 365, min: 1, max: 36_500, description: "Floor under every retention rule for security events (catalogue severity `security`, and `audit.*`): a tenant cannot name them with a shorter rule, and a shorter `*` rule keeps them this long." }),
+  "audit.retention_interval_ms": key({ type: "integer", default: 600_000, min: 1000, max: 86_400_000, description: "How often the retention sweeper removes expired audit events." }),
+  "audit.retention_batch": key({ type: "integer", default: 1000, min: 1, max: 100_000, description: "Most audit events the retention sweeper tombstones in one run (all tenants together)." }),
+  "audit.encrypt_personal_data": key({ type: "boolean", default: true, description: "Encrypt personal fields of audit events (source IP, user agent, personal metadata) under a per-subject key, so erasing the subject destroys them without breaking verification." }),
 
   "siem.syslog.address": key({ type: "string", default: "", description: "Syslog collector `host:port` receiving every audit record as RFC 5424 over TLS (RFC 5425, octet counting); empty: off." }),
   "siem.syslog.ca_file": key({ type: "string", default: "", description: "PEM CA the collector's certificate must chain to; empty: the system's CAs." }),

@@ -304,6 +304,7 @@ export function auditEventToWire(r: AuditRecord) {
     seq: BigInt(r.seq),
     leafHash: r.leafHash,
     chainHash: r.chainHash,
+    tombstone: r.tombstone ?? "",
   });
 }
 

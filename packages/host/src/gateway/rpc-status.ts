@@ -90,4 +90,10 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuditService/RotateAuditSigningKey": "implemented",
   "aesp.v1.EnterpriseAuditService/ListDeadLetters": "implemented",
   "aesp.v1.EnterpriseAuditService/ReplayDeadLetters": "implemented",
+  "aesp.v1.EnterpriseAuditService/SetRetentionPolicy": "implemented",
+  "aesp.v1.EnterpriseAuditService/ListRetentionPolicies": "implemented",
+  "aesp.v1.EnterpriseAuditService/PlaceLegalHold": "implemented",
+  "aesp.v1.EnterpriseAuditService/ReleaseLegalHold": "implemented",
+  "aesp.v1.EnterpriseAuditService/ListLegalHolds": "implemented",
+  "aesp.v1.EnterpriseAuditService/EraseSubject": "implemented",
 };

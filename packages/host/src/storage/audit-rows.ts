@@ -4,7 +4,7 @@
  */
 import { CompiledQuery } from "kysely";
 import type { Selectable } from "kysely";
-import type { AuditRecord } from "@aesp/core";
+import type { AuditRecord, AuditTombstoneReason } from "@aesp/core";
 import type { Codec } from "./dialect.ts";
 import type { AuditEventsTable } from "./schema.ts";
 
@@ -179,5 +179,7 @@ export function toAuditRecord(row: Selectable<AuditEventsTable>, codec: Codec): 
     metadata: codec.readJson<Record<string, string>>(row.metadata),
     leafHash: row.leaf_hash,
     chainHash: row.chain_hash,
+    // Passed on unchecked: the verifier refuses an unknown reason as a malformed record.
+    ...(row.tombstone === "" || row.tombstone === undefined ? {} : { tombstone: row.tombstone as AuditTombstoneReason }),
   };
 }

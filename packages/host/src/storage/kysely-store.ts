@@ -112,6 +112,7 @@ function platformStores(context: StoreContext): PlatformStores {
     bootstrap: new KyselyBootstrapStore(context),
     auditLog,
     auditProofs: auditLog,
+    auditPruning: auditLog,
     signInThrottle: new KyselySignInThrottleStore(context),
     oneTimeValues: new KyselyOneTimeValueStore(context),
     deadLetters: new KyselyDeadLetterStore(context),

@@ -84,6 +84,8 @@ export interface AuditEventsTable {
   metadata: JsonColumn;
   leaf_hash: string;
   chain_hash: string;
+  /** '' or an AuditTombstoneReason (migration 10); defaults to '' on insert. */
+  tombstone: ColumnType<string, string | undefined, string>;
 }
 
 export interface AuditHeadTable {
@@ -453,4 +455,40 @@ export interface Database {
   policy_rollouts: PolicyRolloutsTable;
   audit_tree_nodes: AuditTreeNodesTable;
   siem_dead_letters: SiemDeadLettersTable;
+  audit_retention_rules: AuditRetentionRulesTable;
+  audit_legal_holds: AuditLegalHoldsTable;
+  audit_subject_keys: AuditSubjectKeysTable;
+}
+
+/** Per-tenant audit retention rules (migration 10). */
+export interface AuditRetentionRulesTable {
+  tenant_id: string;
+  pattern: string;
+  days: number;
+  updated_at: number;
+  updated_by: string;
+}
+
+/** Per-tenant legal holds on audit events (migration 10). */
+export interface AuditLegalHoldsTable {
+  tenant_id: string;
+  hold_id: string;
+  principal_id: string;
+  from_ms: number;
+  to_ms: number;
+  reason: string;
+  placed_by: string;
+  placed_at: number;
+  released_at: number | null;
+  released_by: string;
+}
+
+/** Per-subject keys sealing personal fields of audit events (migration 10). */
+export interface AuditSubjectKeysTable {
+  tenant_id: string;
+  key_id: string;
+  subject_id: string;
+  wrapped_key: string;
+  created_at: number;
+  erased_at: number | null;
 }

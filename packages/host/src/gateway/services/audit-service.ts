@@ -6,11 +6,16 @@ import type {
   GetInclusionProofRequest,
   ListCheckpointsRequest,
   ListDeadLettersRequest,
+  ListLegalHoldsRequest,
+  PlaceLegalHoldRequest,
   QueryEventsRequest,
+  EraseSubjectRequest,
+  ReleaseLegalHoldRequest,
   ReplayDeadLettersRequest,
+  SetRetentionPolicyRequest,
 } from "@aesp/proto/audit";
 import { EnterpriseError, hasPermission, requirePermission } from "@aesp/core";
-import type { AuditCheckpointRecord, AuditOutcome, AuditQuery, SecurityContext } from "@aesp/core";
+import type { AuditCheckpointRecord, AuditLegalHoldRecord, AuditOutcome, AuditQuery, AuditRetentionRuleRecord, SecurityContext } from "@aesp/core";
 import { auditEventCatalogue, isAuditEventType } from "@aesp/core/audit";
 import { callerOf, originOf } from "../context.ts";
 import { auditEventToWire, msFromWire } from "../mappers.ts";
@@ -30,6 +35,12 @@ function pageLimit(limit: number): number {
 }
 
 
+/** Set retention rules and place or release legal holds in one's own tenant. */
+export const MANAGE_RETENTION_PERMISSION = "audit:manage_retention";
+
+/** Erase a data subject's personal data from the tenant's audit events. */
+export const ERASE_SUBJECT_PERMISSION = "audit:erase_subject";
+
 /** The permission that lets a principal of the platform tenant read every tenant's audit events. */
 export const READ_ALL_AUDIT_PERMISSION = "audit:read_all";
 
@@ -48,6 +59,10 @@ const DAY_MS = 86_400_000;
  *   and public keys. They need `audit:verify`.
  * - Only a platform administrator may rotate the audit signing key, or list and replay SIEM dead
  *   letters (they hold events of every tenant).
+ * - Retention rules and legal holds (`audit:manage_retention`) and erasure (`audit:erase_subject`)
+ *   act on the caller's own tenant only: there is no tenant field to name another.
+ * - QueryEvents opens sealed personal fields for its (authorized) caller; proofs return events as
+ *   hashed (sealed), so their leaf hashes can be recomputed.
  */
 export function auditService(deps: GatewayDeps) {
   const isPlatformAuditor = (caller: SecurityContext): boolean =>
@@ -64,7 +79,8 @@ export function auditService(deps: GatewayDeps) {
       const records = allTenants
         ? await deps.store.platform.auditProofs.queryAllTenants(req.tenantId === "" ? query : { ...query, tenantId: req.tenantId })
         : await deps.store.forTenant(caller.tenantId).audit.query(query);
-      return { events: records.map(auditEventToWire), nextCursor: records.length === limit ? String(records.at(-1)?.seq ?? "") : "" };
+      const revealed = await deps.subjectCipher.reveal(records);
+      return { events: revealed.map(auditEventToWire), nextCursor: records.length === limit ? String(records.at(-1)?.seq ?? "") : "" };
     },
 
     async getAuditStatistics(req: GetAuditStatisticsRequest, ctx: HandlerContext) {
@@ -212,6 +228,46 @@ export function auditService(deps: GatewayDeps) {
         total: BigInt(await deps.store.platform.deadLetters.count(destination)),
       };
     },
+    async setRetentionPolicy(req: SetRetentionPolicyRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, MANAGE_RETENTION_PERMISSION);
+      const rules = await deps.retention.setRule({ tenantId: caller.tenantId, principalId: caller.principalId, origin: originOf(ctx) }, req.pattern, req.retentionDays);
+      return { policies: rules.map(ruleToWire) };
+    },
+    async listRetentionPolicies(_req: unknown, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, "audit:read");
+      return {
+        policies: (await deps.retention.listRules(caller.tenantId)).map(ruleToWire),
+        defaultRetentionDays: deps.retention.defaultDays,
+        securityMinRetentionDays: deps.retention.floorDays,
+      };
+    },
+    async placeLegalHold(req: PlaceLegalHoldRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, MANAGE_RETENTION_PERMISSION);
+      const hold = await deps.retention.placeHold(
+        { tenantId: caller.tenantId, principalId: caller.principalId, origin: originOf(ctx) },
+        { principalId: req.principalId, fromMs: msFromWire(req.startTime), toMs: msFromWire(req.endTime), reason: req.reason },
+      );
+      return { hold: holdToWire(hold) };
+    },
+    async releaseLegalHold(req: ReleaseLegalHoldRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, MANAGE_RETENTION_PERMISSION);
+      return { hold: holdToWire(await deps.retention.releaseHold({ tenantId: caller.tenantId, principalId: caller.principalId, origin: originOf(ctx) }, req.holdId)) };
+    },
+    async listLegalHolds(req: ListLegalHoldsRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, "audit:read");
+      return { holds: (await deps.retention.listHolds(caller.tenantId, req.includeReleased)).map(holdToWire) };
+    },
+    async eraseSubject(req: EraseSubjectRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      requirePermission(caller, ERASE_SUBJECT_PERMISSION);
+      const destroyed = await deps.retention.eraseSubject({ tenantId: caller.tenantId, principalId: caller.principalId, origin: originOf(ctx) }, req.principalId);
+      return { keysDestroyed: destroyed };
+    },
     async replayDeadLetters(req: ReplayDeadLettersRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
       requirePlatformAdmin(deps, caller);
@@ -274,6 +330,26 @@ function toAuditQuery(req: QueryEventsRequest): Omit<AuditQuery, "limit"> {
 
 function invalid(field: string, message: string): EnterpriseError {
   return new EnterpriseError("INVALID_ARGUMENT", { message, details: { field } });
+}
+
+/** A retention rule as `aesp.v1.RetentionPolicy`. */
+function ruleToWire(rule: AuditRetentionRuleRecord) {
+  return { pattern: rule.pattern, retentionDays: rule.days, updatedAt: BigInt(rule.updatedAt), updatedBy: rule.updatedBy };
+}
+
+/** A legal hold as `aesp.v1.LegalHold`. */
+function holdToWire(hold: AuditLegalHoldRecord) {
+  return {
+    holdId: hold.holdId,
+    principalId: hold.principalId,
+    startTime: BigInt(hold.fromMs),
+    endTime: BigInt(hold.toMs),
+    reason: hold.reason,
+    placedBy: hold.placedBy,
+    placedAt: BigInt(hold.placedAt),
+    releasedAt: BigInt(hold.releasedAt ?? 0),
+    releasedBy: hold.releasedBy,
+  };
 }
 
 /** A stored checkpoint as `aesp.v1.AuditCheckpoint`. */

@@ -29,6 +29,8 @@ import type { AuditCheckpointRecord } from "@aesp/core";
 import type { AuditProofs } from "@aesp/core/audit";
 import type { AuditSigningKeys } from "../../audit/signing-keys.ts";
 import type { SiemForwarding } from "../../audit/forwarding/siem-forwarding.ts";
+import type { AuditRetention } from "../../audit/retention.ts";
+import type { AuditSubjectCipher } from "../../audit/subject-cipher.ts";
 
 /** Public facts about this Host, served by HostService.GetHostInfo. */
 export interface HostInfo {
@@ -86,6 +88,10 @@ export interface GatewayDeps {
   readonly describeConnections: (tenantId: string) => ConnectionInfo[];
   /** SIEM forwarding (dead-letter replay). */
   readonly siem: SiemForwarding;
+  /** Retention rules, legal holds, erasure (EnterpriseAuditService's invented RPCs). */
+  readonly retention: AuditRetention;
+  /** Opens sealed personal fields for authorized readers. */
+  readonly subjectCipher: AuditSubjectCipher;
 }
 
 export interface ConnectionInfo {

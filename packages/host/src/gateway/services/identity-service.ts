@@ -92,7 +92,8 @@ export function identityService(deps: GatewayDeps) {
         ...(req.eventTypes.length === 0 ? {} : { eventTypes: [...req.eventTypes] }),
         ...(afterSeq === undefined ? {} : { afterSeq }),
       });
-      return { events: records.map(auditEventToWire), nextCursor: records.length === limit ? String(records.at(-1)?.seq ?? "") : "" };
+      const revealed = await deps.subjectCipher.reveal(records);
+      return { events: revealed.map(auditEventToWire), nextCursor: records.length === limit ? String(records.at(-1)?.seq ?? "") : "" };
     },
     async getPrincipalDetails(req: GetPrincipalDetailsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);

@@ -7,6 +7,7 @@ import { policyRolloutsSchema } from "./0005-policy-rollouts.ts";
 import { auditSearchSchema } from "./0006-audit-search.ts";
 import { auditForwardingSchema } from "./0007-audit-forwarding.ts";
 import { callApprovalsSchema } from "./0008-call-approvals.ts";
+import { auditRetentionSchema } from "./0010-audit-retention.ts";
 import { tenantPolicyEngineSchema } from "./0012-tenant-policy-engine.ts";
 import type { Migration } from "./migration.ts";
 
@@ -15,4 +16,4 @@ export type { ColumnTypes, Migration } from "./migration.ts";
 export { postgresColumnTypes, sqliteColumnTypes } from "./migration.ts";
 
 /** The migrations of this Host version. */
-export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, auditForwardingSchema, callApprovalsSchema, tenantPolicyEngineSchema];
+export const migrations: readonly Migration[] = [initialSchema, identitySchema, authorizationSchema, breakGlassSchema, policyRolloutsSchema, auditSearchSchema, auditForwardingSchema, callApprovalsSchema, auditRetentionSchema, tenantPolicyEngineSchema];

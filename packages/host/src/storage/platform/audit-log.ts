@@ -10,10 +10,11 @@
  * several Hosts still build a single chain. The commit is the one fsync the
  * whole batch pays.
  */
-import type { Transaction } from "kysely";
+import { sql } from "kysely";
+import type { Expression, ExpressionBuilder, SqlBool, Transaction } from "kysely";
 import { EnterpriseError } from "@aesp/core";
-import type { AuditLogStore, AuditProofStore } from "@aesp/core";
-import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditQuery, AuditRecord } from "@aesp/core";
+import type { AuditLogStore, AuditProofStore, AuditPruningStore } from "@aesp/core";
+import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditPrunePlan, AuditPruneResult, AuditQuery, AuditRecord, AuditTypeSelector } from "@aesp/core";
 import { completedNodes, fromHex, frontierNodes, merkleRoot, toHex, treeNodePosition } from "@aesp/core/audit";
 import type { TreeNode } from "@aesp/core/audit";
 import { nodeHasher } from "../../crypto/node-crypto-ports.ts";
@@ -51,7 +52,7 @@ const TREE_NODE_ROWS_PER_INSERT = 1000;
  * `audit_checkpoints` and `audit_tree_nodes`. Each append also writes, in its transaction, the
  * perfect Merkle subtrees it completes (16 leaves and up), so proofs read O(log n) rows.
  */
-export class KyselyAuditLogStore implements AuditLogStore, AuditProofStore {
+export class KyselyAuditLogStore implements AuditLogStore, AuditProofStore, AuditPruningStore {
   private readonly context: StoreContext;
 
   /** @param context - the database handle (root or transaction). */
@@ -201,6 +202,84 @@ export class KyselyAuditLogStore implements AuditLogStore, AuditProofStore {
     return queryAuditEvents(this.context, query.tenantId ?? null, query);
   }
 
+  /**
+   * Tombstones up to `plan.limit` expired records of one tenant, oldest first: the content
+   * columns are emptied and `tombstone` set to 'retention'; seq, event id, time, type, tenant,
+   * outcome and both hashes stay, so the chain, the stored Merkle nodes and every checkpoint
+   * are untouched. Records under an active hold in the plan are skipped.
+   *
+   * @throws EnterpriseError INVALID_ARGUMENT for the platform's own events (tenant '').
+   */
+  async pruneExpired(plan: AuditPrunePlan): Promise<AuditPruneResult> {
+    if (plan.tenantId === "") throw new EnterpriseError("INVALID_ARGUMENT", { details: { field: "tenantId" } });
+    const limit = Math.max(0, Math.min(plan.limit, 100_000));
+    const due = new Set<number>();
+    for (const step of plan.steps) {
+      if (due.size >= limit) break;
+      const rows = await guarded(() =>
+        this.context.db
+          .selectFrom("audit_events")
+          .select("seq")
+          .where("tenant_id", "=", plan.tenantId)
+          .where("tombstone", "=", "")
+          .where("timestamp_ms", "<", step.beforeMs)
+          .where((eb) => {
+            const all: Expression<SqlBool>[] = [];
+            const include = typeMatch(eb, step.include);
+            if (include !== null) all.push(include);
+            for (const excluded of step.exclude) {
+              const match = typeMatch(eb, excluded);
+              if (match !== null) all.push(eb.not(match));
+            }
+            if (step.typeFilter !== null && step.typeFilter.types.length > 0) {
+              all.push(eb("event_type", step.typeFilter.mode === "only" ? "in" : "not in", [...step.typeFilter.types]));
+            }
+            for (const hold of plan.holds) {
+              const held: Expression<SqlBool>[] = [];
+              if (hold.principalId !== "") held.push(eb("principal_id", "=", hold.principalId));
+              if (hold.fromMs > 0) held.push(eb("timestamp_ms", ">=", hold.fromMs));
+              if (hold.toMs > 0) held.push(eb("timestamp_ms", "<", hold.toMs));
+              all.push(held.length === 0 ? sql<SqlBool>`1 = 0` : eb.not(eb.and(held)));
+            }
+            return eb.and(all);
+          })
+          .orderBy("seq")
+          .limit(limit - due.size)
+          .execute(),
+      );
+      for (const row of rows) due.add(Number(row.seq));
+    }
+    const seqs = [...due].sort((a, b) => a - b);
+    const codec = this.context.profile.codec;
+    let count = 0;
+    for (let i = 0; i < seqs.length; i += 500) {
+      const chunk = seqs.slice(i, i + 500);
+      const result = await guarded(() =>
+        this.context.db
+          .updateTable("audit_events")
+          .set({
+            principal_id: "",
+            session_id: "",
+            resource: "",
+            action: "",
+            source_ip: "",
+            user_agent: "",
+            correlation_id: "",
+            risk_score: "",
+            policy_violations: codec.writeJson([]),
+            metadata: codec.writeJson({}),
+            tombstone: "retention",
+          })
+          .where("tenant_id", "=", plan.tenantId)
+          .where("tombstone", "=", "")
+          .where("seq", "in", chunk)
+          .executeTakeFirst(),
+      );
+      count += Number(result.numUpdatedRows);
+    }
+    return { count, firstSeq: seqs[0] ?? -1, lastSeq: seqs.at(-1) ?? -1 };
+  }
+
   private async readNodeHashes(db: Transaction<Database> | StoreContext["db"], nodes: readonly TreeNode[]): Promise<Uint8Array[]> {
     const positions = nodes.filter((node) => node.level >= AUDIT_TREE_STORED_MIN_LEVEL).map(treeNodePosition);
     const leafSeqs = new Set<number>();
@@ -274,6 +353,13 @@ function toCheckpoint(row: {
     keyId: row.key_id,
     createdAt: row.created_at,
   };
+}
+
+/** The condition a type selector puts on `event_type`; null for `any`. `substr`, not LIKE: event types contain `_`. */
+function typeMatch(eb: ExpressionBuilder<Database, "audit_events">, selector: AuditTypeSelector): Expression<SqlBool> | null {
+  if (selector.kind === "any") return null;
+  if (selector.kind === "exact") return eb("event_type", "=", selector.value);
+  return sql<SqlBool>`substr(event_type, 1, ${selector.value.length}) = ${selector.value}`;
 }
 
 function hashOrMissing(hex: string | undefined): Uint8Array {

@@ -21,6 +21,8 @@ import { KyselyRuntimeRegistrationStore } from "./runtimes.ts";
 import { KyselySessionStore } from "./sessions.ts";
 import { KyselyTenantEpochStore } from "./tenant-epoch.ts";
 import { KyselyBreakGlassGrantStore } from "./break-glass-grants.ts";
+import { KyselyAuditRetentionStore } from "./audit-retention.ts";
+import { KyselyAuditSubjectKeyStore } from "./audit-subject-keys.ts";
 
 export { policyCursor } from "./policies.ts";
 
@@ -53,5 +55,7 @@ export function createTenantStores(context: StoreContext, tenantId: string): Ten
     audit: new KyselyTenantAuditReader(context, tenantId),
     breakGlass: new KyselyBreakGlassGrantStore(context, tenantId),
     policyRollouts: new KyselyPolicyRolloutStore(context, tenantId),
+    auditRetention: new KyselyAuditRetentionStore(context, tenantId),
+    auditSubjectKeys: new KyselyAuditSubjectKeyStore(context, tenantId),
   });
 }

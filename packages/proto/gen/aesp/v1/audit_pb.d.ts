@@ -2029,6 +2029,628 @@ export declare type ReplayDeadLettersResponseJson = {
 export declare const ReplayDeadLettersResponseSchema: GenMessage<ReplayDeadLettersResponse, {jsonType: ReplayDeadLettersResponseJson}>;
 
 /**
+ * Invented: one retention rule of a tenant.
+ *
+ * @generated from message aesp.v1.RetentionPolicy
+ */
+export declare type RetentionPolicy = Message<"aesp.v1.RetentionPolicy"> & {
+  /**
+   * `*`, an event family `tool_call.*`, or an exact event type.
+   *
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+
+  /**
+   * @generated from field: uint32 retention_days = 2;
+   */
+  retentionDays: number;
+
+  /**
+   * @generated from field: uint64 updated_at = 3;
+   */
+  updatedAt: bigint;
+
+  /**
+   * @generated from field: string updated_by = 4;
+   */
+  updatedBy: string;
+};
+
+/**
+ * Invented: one retention rule of a tenant.
+ *
+ * @generated from message aesp.v1.RetentionPolicy
+ */
+export declare type RetentionPolicyJson = {
+  /**
+   * `*`, an event family `tool_call.*`, or an exact event type.
+   *
+   * @generated from field: string pattern = 1;
+   */
+  pattern?: string;
+
+  /**
+   * @generated from field: uint32 retention_days = 2;
+   */
+  retentionDays?: number;
+
+  /**
+   * @generated from field: uint64 updated_at = 3;
+   */
+  updatedAt?: string;
+
+  /**
+   * @generated from field: string updated_by = 4;
+   */
+  updatedBy?: string;
+};
+
+/**
+ * Describes the message aesp.v1.RetentionPolicy.
+ * Use `create(RetentionPolicySchema)` to create a new message.
+ */
+export declare const RetentionPolicySchema: GenMessage<RetentionPolicy, {jsonType: RetentionPolicyJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.SetRetentionPolicyRequest
+ */
+export declare type SetRetentionPolicyRequest = Message<"aesp.v1.SetRetentionPolicyRequest"> & {
+  /**
+   * @generated from field: string pattern = 1;
+   */
+  pattern: string;
+
+  /**
+   * 0 removes the rule.
+   *
+   * @generated from field: uint32 retention_days = 2;
+   */
+  retentionDays: number;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.SetRetentionPolicyRequest
+ */
+export declare type SetRetentionPolicyRequestJson = {
+  /**
+   * @generated from field: string pattern = 1;
+   */
+  pattern?: string;
+
+  /**
+   * 0 removes the rule.
+   *
+   * @generated from field: uint32 retention_days = 2;
+   */
+  retentionDays?: number;
+};
+
+/**
+ * Describes the message aesp.v1.SetRetentionPolicyRequest.
+ * Use `create(SetRetentionPolicyRequestSchema)` to create a new message.
+ */
+export declare const SetRetentionPolicyRequestSchema: GenMessage<SetRetentionPolicyRequest, {jsonType: SetRetentionPolicyRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.SetRetentionPolicyResponse
+ */
+export declare type SetRetentionPolicyResponse = Message<"aesp.v1.SetRetentionPolicyResponse"> & {
+  /**
+   * Every rule of the tenant after the change.
+   *
+   * @generated from field: repeated aesp.v1.RetentionPolicy policies = 1;
+   */
+  policies: RetentionPolicy[];
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.SetRetentionPolicyResponse
+ */
+export declare type SetRetentionPolicyResponseJson = {
+  /**
+   * Every rule of the tenant after the change.
+   *
+   * @generated from field: repeated aesp.v1.RetentionPolicy policies = 1;
+   */
+  policies?: RetentionPolicyJson[];
+};
+
+/**
+ * Describes the message aesp.v1.SetRetentionPolicyResponse.
+ * Use `create(SetRetentionPolicyResponseSchema)` to create a new message.
+ */
+export declare const SetRetentionPolicyResponseSchema: GenMessage<SetRetentionPolicyResponse, {jsonType: SetRetentionPolicyResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListRetentionPoliciesRequest
+ */
+export declare type ListRetentionPoliciesRequest = Message<"aesp.v1.ListRetentionPoliciesRequest"> & {
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListRetentionPoliciesRequest
+ */
+export declare type ListRetentionPoliciesRequestJson = {
+};
+
+/**
+ * Describes the message aesp.v1.ListRetentionPoliciesRequest.
+ * Use `create(ListRetentionPoliciesRequestSchema)` to create a new message.
+ */
+export declare const ListRetentionPoliciesRequestSchema: GenMessage<ListRetentionPoliciesRequest, {jsonType: ListRetentionPoliciesRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListRetentionPoliciesResponse
+ */
+export declare type ListRetentionPoliciesResponse = Message<"aesp.v1.ListRetentionPoliciesResponse"> & {
+  /**
+   * @generated from field: repeated aesp.v1.RetentionPolicy policies = 1;
+   */
+  policies: RetentionPolicy[];
+
+  /**
+   * `audit.default_retention_days`: applies without a `*` rule; 0 keeps forever.
+   *
+   * @generated from field: uint32 default_retention_days = 2;
+   */
+  defaultRetentionDays: number;
+
+  /**
+   * `audit.security_min_retention_days`: security events are never kept less.
+   *
+   * @generated from field: uint32 security_min_retention_days = 3;
+   */
+  securityMinRetentionDays: number;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListRetentionPoliciesResponse
+ */
+export declare type ListRetentionPoliciesResponseJson = {
+  /**
+   * @generated from field: repeated aesp.v1.RetentionPolicy policies = 1;
+   */
+  policies?: RetentionPolicyJson[];
+
+  /**
+   * `audit.default_retention_days`: applies without a `*` rule; 0 keeps forever.
+   *
+   * @generated from field: uint32 default_retention_days = 2;
+   */
+  defaultRetentionDays?: number;
+
+  /**
+   * `audit.security_min_retention_days`: security events are never kept less.
+   *
+   * @generated from field: uint32 security_min_retention_days = 3;
+   */
+  securityMinRetentionDays?: number;
+};
+
+/**
+ * Describes the message aesp.v1.ListRetentionPoliciesResponse.
+ * Use `create(ListRetentionPoliciesResponseSchema)` to create a new message.
+ */
+export declare const ListRetentionPoliciesResponseSchema: GenMessage<ListRetentionPoliciesResponse, {jsonType: ListRetentionPoliciesResponseJson}>;
+
+/**
+ * Invented: a legal hold on a tenant's audit events.
+ *
+ * @generated from message aesp.v1.LegalHold
+ */
+export declare type LegalHold = Message<"aesp.v1.LegalHold"> & {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+
+  /**
+   * Empty: every principal of the tenant.
+   *
+   * @generated from field: string principal_id = 2;
+   */
+  principalId: string;
+
+  /**
+   * Epoch ms, inclusive; 0: open.
+   *
+   * @generated from field: uint64 start_time = 3;
+   */
+  startTime: bigint;
+
+  /**
+   * Epoch ms, exclusive; 0: open.
+   *
+   * @generated from field: uint64 end_time = 4;
+   */
+  endTime: bigint;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string placed_by = 6;
+   */
+  placedBy: string;
+
+  /**
+   * @generated from field: uint64 placed_at = 7;
+   */
+  placedAt: bigint;
+
+  /**
+   * 0 while active.
+   *
+   * @generated from field: uint64 released_at = 8;
+   */
+  releasedAt: bigint;
+
+  /**
+   * @generated from field: string released_by = 9;
+   */
+  releasedBy: string;
+};
+
+/**
+ * Invented: a legal hold on a tenant's audit events.
+ *
+ * @generated from message aesp.v1.LegalHold
+ */
+export declare type LegalHoldJson = {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId?: string;
+
+  /**
+   * Empty: every principal of the tenant.
+   *
+   * @generated from field: string principal_id = 2;
+   */
+  principalId?: string;
+
+  /**
+   * Epoch ms, inclusive; 0: open.
+   *
+   * @generated from field: uint64 start_time = 3;
+   */
+  startTime?: string;
+
+  /**
+   * Epoch ms, exclusive; 0: open.
+   *
+   * @generated from field: uint64 end_time = 4;
+   */
+  endTime?: string;
+
+  /**
+   * @generated from field: string reason = 5;
+   */
+  reason?: string;
+
+  /**
+   * @generated from field: string placed_by = 6;
+   */
+  placedBy?: string;
+
+  /**
+   * @generated from field: uint64 placed_at = 7;
+   */
+  placedAt?: string;
+
+  /**
+   * 0 while active.
+   *
+   * @generated from field: uint64 released_at = 8;
+   */
+  releasedAt?: string;
+
+  /**
+   * @generated from field: string released_by = 9;
+   */
+  releasedBy?: string;
+};
+
+/**
+ * Describes the message aesp.v1.LegalHold.
+ * Use `create(LegalHoldSchema)` to create a new message.
+ */
+export declare const LegalHoldSchema: GenMessage<LegalHold, {jsonType: LegalHoldJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PlaceLegalHoldRequest
+ */
+export declare type PlaceLegalHoldRequest = Message<"aesp.v1.PlaceLegalHoldRequest"> & {
+  /**
+   * @generated from field: string principal_id = 1;
+   */
+  principalId: string;
+
+  /**
+   * @generated from field: uint64 start_time = 2;
+   */
+  startTime: bigint;
+
+  /**
+   * @generated from field: uint64 end_time = 3;
+   */
+  endTime: bigint;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PlaceLegalHoldRequest
+ */
+export declare type PlaceLegalHoldRequestJson = {
+  /**
+   * @generated from field: string principal_id = 1;
+   */
+  principalId?: string;
+
+  /**
+   * @generated from field: uint64 start_time = 2;
+   */
+  startTime?: string;
+
+  /**
+   * @generated from field: uint64 end_time = 3;
+   */
+  endTime?: string;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message aesp.v1.PlaceLegalHoldRequest.
+ * Use `create(PlaceLegalHoldRequestSchema)` to create a new message.
+ */
+export declare const PlaceLegalHoldRequestSchema: GenMessage<PlaceLegalHoldRequest, {jsonType: PlaceLegalHoldRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PlaceLegalHoldResponse
+ */
+export declare type PlaceLegalHoldResponse = Message<"aesp.v1.PlaceLegalHoldResponse"> & {
+  /**
+   * @generated from field: aesp.v1.LegalHold hold = 1;
+   */
+  hold?: LegalHold | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.PlaceLegalHoldResponse
+ */
+export declare type PlaceLegalHoldResponseJson = {
+  /**
+   * @generated from field: aesp.v1.LegalHold hold = 1;
+   */
+  hold?: LegalHoldJson;
+};
+
+/**
+ * Describes the message aesp.v1.PlaceLegalHoldResponse.
+ * Use `create(PlaceLegalHoldResponseSchema)` to create a new message.
+ */
+export declare const PlaceLegalHoldResponseSchema: GenMessage<PlaceLegalHoldResponse, {jsonType: PlaceLegalHoldResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReleaseLegalHoldRequest
+ */
+export declare type ReleaseLegalHoldRequest = Message<"aesp.v1.ReleaseLegalHoldRequest"> & {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReleaseLegalHoldRequest
+ */
+export declare type ReleaseLegalHoldRequestJson = {
+  /**
+   * @generated from field: string hold_id = 1;
+   */
+  holdId?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ReleaseLegalHoldRequest.
+ * Use `create(ReleaseLegalHoldRequestSchema)` to create a new message.
+ */
+export declare const ReleaseLegalHoldRequestSchema: GenMessage<ReleaseLegalHoldRequest, {jsonType: ReleaseLegalHoldRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReleaseLegalHoldResponse
+ */
+export declare type ReleaseLegalHoldResponse = Message<"aesp.v1.ReleaseLegalHoldResponse"> & {
+  /**
+   * @generated from field: aesp.v1.LegalHold hold = 1;
+   */
+  hold?: LegalHold | undefined;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ReleaseLegalHoldResponse
+ */
+export declare type ReleaseLegalHoldResponseJson = {
+  /**
+   * @generated from field: aesp.v1.LegalHold hold = 1;
+   */
+  hold?: LegalHoldJson;
+};
+
+/**
+ * Describes the message aesp.v1.ReleaseLegalHoldResponse.
+ * Use `create(ReleaseLegalHoldResponseSchema)` to create a new message.
+ */
+export declare const ReleaseLegalHoldResponseSchema: GenMessage<ReleaseLegalHoldResponse, {jsonType: ReleaseLegalHoldResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListLegalHoldsRequest
+ */
+export declare type ListLegalHoldsRequest = Message<"aesp.v1.ListLegalHoldsRequest"> & {
+  /**
+   * @generated from field: bool include_released = 1;
+   */
+  includeReleased: boolean;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListLegalHoldsRequest
+ */
+export declare type ListLegalHoldsRequestJson = {
+  /**
+   * @generated from field: bool include_released = 1;
+   */
+  includeReleased?: boolean;
+};
+
+/**
+ * Describes the message aesp.v1.ListLegalHoldsRequest.
+ * Use `create(ListLegalHoldsRequestSchema)` to create a new message.
+ */
+export declare const ListLegalHoldsRequestSchema: GenMessage<ListLegalHoldsRequest, {jsonType: ListLegalHoldsRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListLegalHoldsResponse
+ */
+export declare type ListLegalHoldsResponse = Message<"aesp.v1.ListLegalHoldsResponse"> & {
+  /**
+   * @generated from field: repeated aesp.v1.LegalHold holds = 1;
+   */
+  holds: LegalHold[];
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.ListLegalHoldsResponse
+ */
+export declare type ListLegalHoldsResponseJson = {
+  /**
+   * @generated from field: repeated aesp.v1.LegalHold holds = 1;
+   */
+  holds?: LegalHoldJson[];
+};
+
+/**
+ * Describes the message aesp.v1.ListLegalHoldsResponse.
+ * Use `create(ListLegalHoldsResponseSchema)` to create a new message.
+ */
+export declare const ListLegalHoldsResponseSchema: GenMessage<ListLegalHoldsResponse, {jsonType: ListLegalHoldsResponseJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.EraseSubjectRequest
+ */
+export declare type EraseSubjectRequest = Message<"aesp.v1.EraseSubjectRequest"> & {
+  /**
+   * @generated from field: string principal_id = 1;
+   */
+  principalId: string;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.EraseSubjectRequest
+ */
+export declare type EraseSubjectRequestJson = {
+  /**
+   * @generated from field: string principal_id = 1;
+   */
+  principalId?: string;
+};
+
+/**
+ * Describes the message aesp.v1.EraseSubjectRequest.
+ * Use `create(EraseSubjectRequestSchema)` to create a new message.
+ */
+export declare const EraseSubjectRequestSchema: GenMessage<EraseSubjectRequest, {jsonType: EraseSubjectRequestJson}>;
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.EraseSubjectResponse
+ */
+export declare type EraseSubjectResponse = Message<"aesp.v1.EraseSubjectResponse"> & {
+  /**
+   * Subject keys destroyed (0 when the subject had no personal data in the log).
+   *
+   * @generated from field: uint32 keys_destroyed = 1;
+   */
+  keysDestroyed: number;
+};
+
+/**
+ * Invented.
+ *
+ * @generated from message aesp.v1.EraseSubjectResponse
+ */
+export declare type EraseSubjectResponseJson = {
+  /**
+   * Subject keys destroyed (0 when the subject had no personal data in the log).
+   *
+   * @generated from field: uint32 keys_destroyed = 1;
+   */
+  keysDestroyed?: number;
+};
+
+/**
+ * Describes the message aesp.v1.EraseSubjectResponse.
+ * Use `create(EraseSubjectResponseSchema)` to create a new message.
+ */
+export declare const EraseSubjectResponseSchema: GenMessage<EraseSubjectResponse, {jsonType: EraseSubjectResponseJson}>;
+
+/**
  * Audit ingestion, query, reports and verifiable export.
  *
  * @generated from service aesp.v1.EnterpriseAuditService
@@ -2167,6 +2789,68 @@ export declare const EnterpriseAuditService: GenService<{
     methodKind: "unary";
     input: typeof ReplayDeadLettersRequestSchema;
     output: typeof ReplayDeadLettersResponseSchema;
+  },
+  /**
+   * Invented: sets (retention_days > 0) or removes (0) a retention rule of the caller's tenant
+   * (`audit:manage_retention`). Below the security floor for security events: INVALID_ARGUMENT.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.SetRetentionPolicy
+   */
+  setRetentionPolicy: {
+    methodKind: "unary";
+    input: typeof SetRetentionPolicyRequestSchema;
+    output: typeof SetRetentionPolicyResponseSchema;
+  },
+  /**
+   * Invented: the caller's tenant's retention rules, with the Host default and security floor.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.ListRetentionPolicies
+   */
+  listRetentionPolicies: {
+    methodKind: "unary";
+    input: typeof ListRetentionPoliciesRequestSchema;
+    output: typeof ListRetentionPoliciesResponseSchema;
+  },
+  /**
+   * Invented: places a legal hold in the caller's tenant (`audit:manage_retention`); audited.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.PlaceLegalHold
+   */
+  placeLegalHold: {
+    methodKind: "unary";
+    input: typeof PlaceLegalHoldRequestSchema;
+    output: typeof PlaceLegalHoldResponseSchema;
+  },
+  /**
+   * Invented: releases a legal hold of the caller's tenant (another tenant's hold: NOT_FOUND); audited.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.ReleaseLegalHold
+   */
+  releaseLegalHold: {
+    methodKind: "unary";
+    input: typeof ReleaseLegalHoldRequestSchema;
+    output: typeof ReleaseLegalHoldResponseSchema;
+  },
+  /**
+   * Invented: the caller's tenant's legal holds.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.ListLegalHolds
+   */
+  listLegalHolds: {
+    methodKind: "unary";
+    input: typeof ListLegalHoldsRequestSchema;
+    output: typeof ListLegalHoldsResponseSchema;
+  },
+  /**
+   * Invented: erases a data subject (GDPR art. 17) of the caller's tenant by destroying their
+   * audit subject key (`audit:erase_subject`); refused with LEGAL_HOLD_ACTIVE under a hold.
+   *
+   * @generated from rpc aesp.v1.EnterpriseAuditService.EraseSubject
+   */
+  eraseSubject: {
+    methodKind: "unary";
+    input: typeof EraseSubjectRequestSchema;
+    output: typeof EraseSubjectResponseSchema;
   },
 }>;
 

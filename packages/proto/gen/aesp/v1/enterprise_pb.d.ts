@@ -649,6 +649,14 @@ export declare type AuditEvent = Message<"aesp.v1.AuditEvent"> & {
    * @generated from field: string chain_hash = 18;
    */
   chainHash: string;
+
+  /**
+   * Invented: "retention" when the event's content was removed (a tombstone: only ids, time,
+   * type, outcome and hashes remain; verified by its stored leaf hash). Empty otherwise.
+   *
+   * @generated from field: string tombstone = 19;
+   */
+  tombstone: string;
 };
 
 /**
@@ -762,6 +770,14 @@ export declare type AuditEventJson = {
    * @generated from field: string chain_hash = 18;
    */
   chainHash?: string;
+
+  /**
+   * Invented: "retention" when the event's content was removed (a tombstone: only ids, time,
+   * type, outcome and hashes remain; verified by its stored leaf hash). Empty otherwise.
+   *
+   * @generated from field: string tombstone = 19;
+   */
+  tombstone?: string;
 };
 
 /**
