@@ -89,4 +89,6 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuditService/RotateAuditSigningKey": "implemented",
   "aesp.v1.EnterpriseAuditService/ListDeadLetters": "implemented",
   "aesp.v1.EnterpriseAuditService/ReplayDeadLetters": "implemented",
+  "aesp.v1.EnterpriseAuditService/ExportAuditLogs": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetComplianceReport": "implemented",
 };
