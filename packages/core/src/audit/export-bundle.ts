@@ -283,7 +283,8 @@ export class ExportBundleVerifier {
 
   #onHeader(header: ExportHeaderLine): boolean {
     if (this.#header !== null) return this.#fail("a second header line");
-    if (header.format !== EXPORT_BUNDLE_FORMAT) return this.#fail(`unsupported export format ${JSON.stringify(header.format)} (expected ${EXPORT_BUNDLE_FORMAT})`);
+    const format: unknown = header.format;
+    if (format !== EXPORT_BUNDLE_FORMAT) return this.#fail(`unsupported export format ${JSON.stringify(format)} (expected ` + EXPORT_BUNDLE_FORMAT + ")");
     if (typeof header.origin !== "string" || typeof header.tenant_id !== "string" || !isFilters(header.filters) || typeof header.checkpoint?.signed_note !== "string") {
       return this.#fail("the header is malformed");
     }
@@ -375,7 +376,7 @@ export class ExportBundleVerifier {
     if (this.#consistency.length !== this.#checkpoints.length) return this.#fail("an older checkpoint has no consistency proof to the next one");
     if (typeof line.signed_note !== "string") return this.#fail("the manifest is malformed");
     const verified = verifyNote(line.signed_note, this.#keys, this.#ports.verifier, this.#ports.hasher);
-    if (!verified.ok) return this.#fail(`the manifest: ${verified.reason}`);
+    if (!verified.ok) return this.#fail(`the manifest: ${verified.reason.replace(/^checkpoint /, "")}`);
     const digest = this.#digest!;
     const expected = manifestText(header.origin, { tenantId: header.tenant_id, treeSize: header.checkpoint.tree_size, eventCount: digest.count, digest: digest.hex });
     if (verified.text !== expected) {

@@ -113,3 +113,5 @@ export type {
   ComplianceVerificationResult,
   EvidenceCategory,
 } from "./compliance.ts";
+
+export { ocsfExportSchema } from "./ocsf-schema.ts";
