@@ -114,4 +114,4 @@ export type {
   EvidenceCategory,
 } from "./compliance.ts";
 
-export { ocsfExportSchema } from "./ocsf-schema.ts";
+export { ocsfExportSchema, ocsfExportValidator } from "./ocsf-schema.ts";

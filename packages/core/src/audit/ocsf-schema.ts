@@ -6,6 +6,7 @@
  * check a pipeline. It is not the full OCSF schema: attributes we never emit are not described,
  * and `additionalProperties` is closed so an attribute we start emitting must be added here first.
  */
+import Ajv2020 from "ajv/dist/2020.js";
 
 const product = {
   type: "object",
@@ -137,3 +138,14 @@ export const ocsfExportSchema = {
     },
   ],
 } as const;
+
+/**
+ * A validator for {@link ocsfExportSchema} (compiled once per call; keep the result).
+ *
+ * @returns A function giving null when the event is valid, else the schema errors as text.
+ */
+export function ocsfExportValidator(): (event: unknown) => string | null {
+  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const validate = ajv.compile(ocsfExportSchema);
+  return (event) => (validate(event) ? null : ajv.errorsText(validate.errors));
+}
