@@ -14,7 +14,6 @@ import { join } from "node:path";
 import { Code } from "@connectrpc/connect";
 import type { Client } from "@connectrpc/connect";
 import { EnterpriseAuditService } from "@aesp/proto/audit";
-import type { ExportAuditLogsRequest } from "@aesp/proto/audit";
 import { BreakGlassService } from "@aesp/proto/break_glass";
 import { EnterpriseGovernanceService } from "@aesp/proto/governance";
 import { EnterprisePolicyService } from "@aesp/proto/policy";
@@ -32,7 +31,7 @@ async function exportText(client: Audit, request: MessageInitShape<typeof Export
   let events = 0;
   let treeSize = 0n;
   const decoder = new TextDecoder();
-  for await (const chunk of client.exportAuditLogs(request as ExportAuditLogsRequest)) {
+  for await (const chunk of client.exportAuditLogs(request)) {
     text += decoder.decode(chunk.data, { stream: true });
     events += chunk.eventCount;
     if (chunk.checkpoint !== undefined) treeSize = chunk.checkpoint.treeSize;

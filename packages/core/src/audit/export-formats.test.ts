@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import Ajv2020 from "ajv/dist/2020.js";
 import type { AuditRecord } from "../records.ts";
 import { leafHash, linkRecords } from "./canonical.ts";
 import { ZERO_HASH_HEX, toHex } from "./encoding.ts";
 import { cefHeader, cefLine, cefValue, csvCell, csvHeader, csvRow, jsonlLine, ocsfEvent } from "./export-formats.ts";
-import { ocsfExportSchema } from "./ocsf-schema.ts";
+import { ocsfExportValidator } from "./ocsf-schema.ts";
 import { draft, sha256 } from "./test-kit.test.ts";
 
 const product = { vendor: "AESP", name: "AESP Host", version: "0.1.0" };
@@ -127,11 +126,10 @@ void describe("CEF export", () => {
 });
 
 void describe("OCSF export", () => {
-  const ajv = new Ajv2020({ allErrors: true, strict: true });
-  const validate = ajv.compile(ocsfExportSchema);
+  const validate = ocsfExportValidator();
   const check = (r: AuditRecord) => {
     const event = ocsfEvent(r, product);
-    assert.equal(validate(event), true, `${r.eventType}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(event)}`);
+    assert.equal(validate(event), null, `${r.eventType}: ${JSON.stringify(event)}`);
     return event;
   };
 
@@ -166,8 +164,8 @@ void describe("OCSF export", () => {
   it("keeps what OCSF has no place for under unmapped, and the schema rejects a malformed event", () => {
     const event = check(record({ metadata: { a: "1" }, policyViolations: ["p"] }));
     assert.deepEqual((event["unmapped"] as { metadata: unknown }).metadata, { a: "1" });
-    assert.equal(validate({ ...event, class_uid: 6003, severity_id: 42 }), false);
+    assert.match(validate({ ...event, class_uid: 6003, severity_id: 42 }) ?? "", /severity_id/);
     const { metadata: _dropped, ...noMetadata } = event;
-    assert.equal(validate(noMetadata), false);
+    assert.match(validate(noMetadata) ?? "", /metadata/);
   });
 });

@@ -145,7 +145,7 @@ export const ocsfExportSchema = {
  * @returns A function giving null when the event is valid, else the schema errors as text.
  */
 export function ocsfExportValidator(): (event: unknown) => string | null {
-  const ajv = new Ajv2020({ allErrors: true, strict: true });
+  const ajv = new Ajv2020.default({ allErrors: true, strict: true });
   const validate = ajv.compile(ocsfExportSchema);
   return (event) => (validate(event) ? null : ajv.errorsText(validate.errors));
 }
