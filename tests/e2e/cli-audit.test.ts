@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -131,5 +131,58 @@ void describe("aesp audit", () => {
     assert.match(text, /^events: \d+ \(security: \d+\)/);
     assert.match(text, /by type:\n/);
   });
-});
 
+  test("export writes a verifiable file; verify --export checks it offline with only the public key; tampering fails with exit 1", async () => {
+    const file = join(work, "acme.jsonl");
+    const exported = await aesp(["audit", "export", "--output", "acme.jsonl"]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stderr, /^Exported \d+ event\(s\) as JSONL to acme\.jsonl, proved against the signed checkpoint of \d+ events\./);
+    const { keys } = await auditor.client(EnterpriseAuditService).getAuditVerifierKeys({});
+    await writeFile(join(work, "audit-public-key.pem"), keys.at(-1)!.publicKeyPem);
+    // Offline: no Host is asked (no --host is needed and the API key is wrong).
+    const verified = await aesp(["audit", "verify", "--export", "acme.jsonl", "--key", "audit-public-key.pem"], "not-a-key");
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /^OK: \d+ events of tenant acme verified against the signed checkpoint of \d+ events/);
+    const json = JSON.parse((await aesp(["audit", "verify", "--export", "acme.jsonl", "--key", keys.at(-1)!.verifierKey, "--json"])).stdout) as { ok: boolean; tenant_id: string };
+    assert.deepEqual([json.ok, json.tenant_id], [true, "acme"]);
+
+    const text = await readFile(file, "utf8");
+    const eventLines = text.split("\n").filter((line) => line.startsWith('{"type":"event"'));
+    await writeFile(join(work, "dropped.jsonl"), text.replace(eventLines[1]! + "\n", ""));
+    const dropped = await aesp(["audit", "verify", "--export", "dropped.jsonl", "--key", "audit-public-key.pem"]);
+    assert.equal(dropped.code, 1);
+    assert.match(dropped.stderr, /^FAILED \(line \d+\): the signed manifest lists \d+ events but the file holds \d+: events were removed or added after the export/);
+    const first = JSON.parse(eventLines[0]!) as { seq: number; event: { eventId: string } };
+    await writeFile(join(work, "edited.jsonl"), text.replace(eventLines[0]!, eventLines[0]!.replace('"outcome":"SUCCESS"', '"outcome":"DENIED"')));
+    const edited = await aesp(["audit", "verify", "--export", "edited.jsonl", "--key", "audit-public-key.pem"]);
+    assert.equal(edited.code, 1);
+    assert.match(edited.stderr, new RegExp(`^FAILED \\(event ${first.event.eventId}, seq ${first.seq}, line 2\\): leaf hash mismatch`));
+    const missingKey = await aesp(["audit", "verify", "--export", "acme.jsonl"]);
+    assert.notEqual(missingKey.code, 0);
+    assert.match(missingKey.stderr, /--key/);
+  });
+
+  test("export in CSV, CEF and OCSF to standard output", async () => {
+    assert.match(await ok(["audit", "export", "--format", "csv"]), /^seq,event_id,time,timestamp_ms,event_type/);
+    assert.match(await ok(["audit", "export", "--format", "cef", "--type", "authn.succeeded"]), /^CEF:0\|AESP\|AESP Host\|[^|]+\|authn\.succeeded\|/);
+    const ocsf = (await ok(["audit", "export", "--format", "ocsf"])).trim().split("\n").map((line) => JSON.parse(line) as { metadata: { version: string } });
+    assert.ok(ocsf.length > 0 && ocsf.every((event) => event.metadata.version === "1.1.0"));
+    const bad = await aesp(["audit", "export", "--format", "xml"]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--format jsonl, csv, cef or ocsf/);
+  });
+
+  test("report prints each control with its evidence and the checkpoint to prove it against", async () => {
+    const text = await ok(["audit", "report", "--framework", "soc2"]);
+    assert.match(text, /^SOC2 report for tenant acme/);
+    assert.match(text, /log verification: VERIFIED; evidence proved against the signed checkpoint of \d+ events/);
+    assert.match(text, /\nCC4\.1 +SATISFIED/);
+    assert.match(text, /prove an item: aesp audit proof <event id> --size \d+/);
+    const json = JSON.parse(await ok(["audit", "report", "--framework", "pci-dss", "--json"])) as { framework: string; controls: { control_id: string }[]; verification: { status: string } };
+    assert.equal(json.framework, "PCI_DSS");
+    assert.equal(json.verification.status, "VERIFIED");
+    assert.ok(json.controls.some((c) => c.control_id === "10.2.1.4"));
+    const unknown = await aesp(["audit", "report", "--framework", "nist"]);
+    assert.notEqual(unknown.code, 0);
+  });
+});

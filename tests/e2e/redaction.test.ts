@@ -4,7 +4,8 @@
  * marks secret (on a call that succeeds, one refused by RBAC and one refused by validation), API
  * keys (valid and forged), bearer tokens (valid and forged), a forged refresh token, a password and an OAuth token in sign-in attempts, and the SIEM webhook's HMAC key —
  * then every stored audit row is read straight from the database, with every dead letter and every
- * message forwarded to syslog and the webhook, and none may contain any planted secret.
+ * message forwarded to syslog and the webhook, and every audit export (JSONL with and without
+ * proofs, CSV, CEF, OCSF), and none may contain any planted secret.
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -17,6 +18,7 @@ import pg from "pg";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ResultStatus } from "@aesp/proto/adm";
+import { EnterpriseAuditService } from "@aesp/proto/audit";
 import { EnterpriseAuthenticationService } from "@aesp/proto/authentication";
 import { SessionService, ToolService } from "@aesp/proto/client";
 import { loadHostConfig } from "@aesp/host";
@@ -183,8 +185,18 @@ for (const kind of ["sqlite", "postgres"] satisfies StorageKind[]) {
       assert.ok(rows.length > 0);
       assert.ok(auditRows.some((row) => row.includes("[REDACTED]")), "the secret argument was recorded, redacted");
 
+      // Exports in every format (a platform auditor's, so every tenant's events are in them).
+      const exporter = (await t.actor("redaction-auditor", ["platform-auditor"])).client(EnterpriseAuditService);
+      const exports: string[] = [];
+      for (const [format, includeProofs] of [["JSONL", true], ["JSONL", false], ["CSV", false], ["CEF", false], ["OCSF", false]] as const) {
+        let text = "";
+        for await (const chunk of exporter.exportAuditLogs({ format, includeProofs })) text += new TextDecoder().decode(chunk.data);
+        exports.push(text);
+        assert.ok(text.includes(visible), `the ${format}${includeProofs ? " verifiable" : ""} export carries recorded arguments, so the search reaches them`);
+      }
       const haystacks: [string, string[]][] = [
         ["stored row", stored],
+        ["export", exports],
         ["syslog message", syslog.messages],
         ["webhook delivery", webhook.deliveries.map((d) => JSON.stringify(d.body))],
       ];

@@ -427,6 +427,7 @@ describe("aesp CLI", () => {
       },
       verifyAuditInclusion: () => assert.fail("unused"),
       verifyAuditConsistency: () => assert.fail("unused"),
+      verifyAuditExport: () => assert.fail("unused"),
     });
     await writeFile(join(cwd, "pub.pem"), "PUBLIC KEY PEM");
     const ok = await run(["audit", "verify", "--data-dir", "data", "--key", "pub.pem"], { io: { loadHost } });
@@ -464,6 +465,7 @@ describe("aesp CLI", () => {
       verifyAuditStore: () => Promise.reject(new Error("unused")),
       verifyAuditInclusion: () => assert.fail("unused"),
       verifyAuditConsistency: () => assert.fail("unused"),
+      verifyAuditExport: () => assert.fail("unused"),
     });
     const result = await run(["start", "--data-dir", "data", "--storage", "postgres", "--postgres-url", "postgres://p@127.0.0.1/test", "--gateway-port", "0", "--runtime-port", "9444"], {
       io: { loadHost },

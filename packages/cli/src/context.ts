@@ -47,7 +47,13 @@ export interface HostModule {
   }): Promise<VerifyOutcome>;
   verifyAuditInclusion(served: ServedInclusionProof, verifierKeys: readonly string[], origin?: string): ProofCheck;
   verifyAuditConsistency(served: { oldSize: number; oldNote: string; newNote: string; proof: readonly string[] }, verifierKeys: readonly string[], origin?: string): ProofCheck;
+  verifyAuditExport(file: string, keys: readonly string[], onProgress?: (events: number) => void): Promise<ExportCheck>;
 }
+
+/** The verdict on an export file (`aesp audit verify --export`). */
+export type ExportCheck =
+  | { ok: true; events: number; tenantId: string; treeSize: number; rootHash: string; checkpoints: number; keyId: string }
+  | { ok: false; line: number; eventId: string; seq: number | null; reason: string };
 
 /** An inclusion proof as GetInclusionProof serves it, with the event's hashed fields. */
 export interface ServedInclusionProof {

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { open, readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { DeadLetterSchema } from "@aesp/proto/audit";
@@ -61,15 +61,27 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
 
   const verify = audit
     .command("verify")
-    .description("Verify the whole audit log offline (hash chain, Merkle tree and signed checkpoints); exit 0 when intact, 1 otherwise.")
+    .description(
+      "Verify the whole audit log offline (hash chain, Merkle tree and signed checkpoints), or with --export an export file from aesp audit export (needs only the file and the public key); exit 0 when intact, 1 otherwise.",
+    )
     .option("--data-dir <dir>", "the Host's data directory (default .aesp)")
     .option("--config <file>", "the Host's configuration file (for PostgreSQL storage)")
-    .option("--key <public key.pem>", "the audit public key to trust (default: the keys stored beside the log, which only proves consistency with the store)")
+    .option("--export <file>", "verify this export file (JSONL from aesp audit export) instead of the Host's store")
+    .option(
+      "--key <key>",
+      "the audit public key to trust: a PEM file, or (with --export) a C2SP verifier key; repeatable for rotated keys (default without --export: the keys stored beside the log, which only proves consistency with the store)",
+      collect,
+    )
     .action(
-      kit.action(async (ctx, options: { dataDir?: string; config?: string; key?: string }) => {
+      kit.action(async (ctx, options: { dataDir?: string; config?: string; key?: string[]; export?: string }) => {
+        if (options.export !== undefined) {
+          await verifyExportFile(ctx, kit, options.export, options.key ?? []);
+          return;
+        }
+        if ((options.key?.length ?? 0) > 1) throw usageError("Verifying the store takes one --key (the current audit public key PEM).", ["Pass several --key only with --export."]);
         let publicKeyPem: string | undefined;
-        if (options.key !== undefined) {
-          const keyPath = resolve(ctx.io.cwd, options.key);
+        if (options.key?.[0] !== undefined) {
+          const keyPath = resolve(ctx.io.cwd, options.key[0]);
           publicKeyPem = await readFile(keyPath, "utf8").catch(() => {
             throw usageError(`Cannot read the public key ${keyPath}.`, ["The Host writes it as audit-public-key.pem in its data directory; GetHostInfo returns it too."]);
           });
@@ -115,7 +127,152 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
         }
       }),
     );
-  kit.example(verify, "aesp audit verify", "aesp audit verify --data-dir /var/lib/aesp --key ./audit-public-key.pem");
+  kit.example(
+    verify,
+    "aesp audit verify",
+    "aesp audit verify --data-dir /var/lib/aesp --key ./audit-public-key.pem",
+    "aesp audit verify --export acme-2025-q1.jsonl --key ./audit-public-key.pem",
+  );
+
+  const exportCommand = audit
+    .command("export")
+    .description(
+      "Export audit events of your tenant (platform auditors: any or every tenant) as JSONL (default: verifiable offline, with inclusion proofs, checkpoints and a signed manifest), CSV, CEF or OCSF.",
+    )
+    .option("--format <format>", "jsonl, csv, cef or ocsf", "jsonl")
+    .option("--output <file>", "write here (default: standard output)")
+    .option("--no-proofs", "JSONL only: plain events, without proofs, checkpoints or manifest (not verifiable)")
+    .option("--type <event type>", "only this event type (repeatable)", collect)
+    .option("--principal <id>", "only events caused by this principal")
+    .option("--outcome <outcome>", "only SUCCESS, FAILURE, DENIED or ERROR")
+    .option("--tenant <tenant id>", "platform auditors: only this tenant (default: every tenant)")
+    .option("--since <ISO time>", "events at or after this instant")
+    .option("--until <ISO time>", "events before this instant")
+    .option("--since-checkpoint <n>", "verifiable JSONL: also prove that the log extends the checkpoint of this tree size (e.g. from your previous export)", positiveInteger("--since-checkpoint"))
+    .action(
+      kit.action(
+        async (
+          ctx,
+          options: { format: string; output?: string; proofs: boolean; type?: string[]; principal?: string; outcome?: string; tenant?: string; since?: string; until?: string; sinceCheckpoint?: number },
+        ) => {
+          const format = options.format.toUpperCase();
+          if (!["JSONL", "CSV", "CEF", "OCSF"].includes(format)) throw usageError(`Unknown format ${options.format}.`, ["Use --format jsonl, csv, cef or ocsf."]);
+          const client = await ctx.client();
+          const stream = client.services.audit.exportAuditLogs({
+            tenantId: options.tenant ?? "",
+            format,
+            includeProofs: format === "JSONL" && options.proofs,
+            eventTypes: options.type ?? [],
+            principalId: options.principal ?? "",
+            outcome: options.outcome?.toUpperCase() ?? "",
+            startTime: timeOption("--since", options.since),
+            endTime: timeOption("--until", options.until),
+            sinceTreeSize: BigInt(options.sinceCheckpoint ?? 0),
+          });
+          const target = options.output === undefined ? null : await open(resolve(ctx.io.cwd, options.output), "w");
+          const decoder = new TextDecoder();
+          let events = 0;
+          let treeSize = 0n;
+          try {
+            for await (const chunk of stream) {
+              events += chunk.eventCount;
+              if (chunk.checkpoint !== undefined) treeSize = chunk.checkpoint.treeSize;
+              if (target !== null) await target.write(chunk.data);
+              else if (chunk.data.length > 0) ctx.io.stdout(decoder.decode(chunk.data, { stream: true }));
+            }
+          } finally {
+            await target?.close();
+          }
+          if (target !== null) {
+            const verifiable = format === "JSONL" && options.proofs;
+            ctx.note(
+              `Exported ${events.toLocaleString("en-US")} event(s) as ${format} to ${options.output ?? ""}` +
+                (verifiable ? `, proved against the signed checkpoint of ${treeSize.toString()} events.\nverify offline: aesp audit verify --export ${options.output ?? ""} --key audit-public-key.pem` : "."),
+            );
+          }
+        },
+      ),
+    );
+  kit.example(
+    exportCommand,
+    "aesp audit export --output acme.jsonl",
+    "aesp audit export --format csv --since 2025-01-01T00:00:00Z --output q1.csv",
+    "aesp audit export --format ocsf --outcome DENIED",
+  );
+
+  const report = audit
+    .command("report")
+    .description("A compliance report for one framework (soc2, iso27001, gdpr, hipaa, pci-dss): per control, the evidence drawn from the audit log, each item with its event id and the checkpoint to prove it against.")
+    .requiredOption("--framework <name>", "soc2, iso27001, gdpr, hipaa or pci-dss")
+    .option("--since <ISO time>", "events at or after this instant")
+    .option("--until <ISO time>", "events before this instant")
+    .option("--tenant <tenant id>", "platform auditors: another tenant")
+    .option("--evidence <n>", "evidence items listed per control (default 10 in text, 100 with --json)", positiveInteger("--evidence"))
+    .action(
+      kit.action(async (ctx, options: { framework: string; since?: string; until?: string; tenant?: string; evidence?: number }) => {
+        const client = await ctx.client();
+        const { report: result } = await client.services.audit.getComplianceReport({
+          tenantId: options.tenant ?? "",
+          framework: options.framework,
+          startTime: timeOption("--since", options.since),
+          endTime: timeOption("--until", options.until),
+          evidenceLimit: options.evidence ?? (ctx.json ? 100 : 10),
+        });
+        if (result === undefined) throw usageError("The Host returned no report.", ["Check the Host version."]);
+        const json = {
+          report_id: result.reportId,
+          framework: result.framework,
+          tenant_id: result.tenantId,
+          start_time: new Date(Number(result.startTime)).toISOString(),
+          end_time: new Date(Number(result.endTime)).toISOString(),
+          checkpoint: { tree_size: Number(result.checkpoint?.treeSize ?? 0n), root_hash: result.checkpoint?.rootHash ?? "", signed_note: result.checkpoint?.signedNote ?? "" },
+          verification: {
+            status: result.verification?.status ?? "",
+            tree_size: Number(result.verification?.treeSize ?? 0n),
+            checked_events: Number(result.verification?.checkedEvents ?? 0n),
+            detail: result.verification?.detail ?? "",
+          },
+          category_counts: Object.fromEntries(Object.entries(result.categoryCounts).map(([k, v]) => [k, Number(v)])),
+          event_counts: Object.fromEntries(Object.entries(result.eventCounts).map(([k, v]) => [k, Number(v)])),
+          controls: result.controls.map((control) => ({
+            control_id: control.controlId,
+            description: control.description,
+            status: control.status,
+            evidence_count: Number(control.evidenceCount),
+            categories: control.categories,
+            findings: control.findings,
+            evidence: control.evidence.map((item) => ({
+              event_id: item.eventId,
+              seq: Number(item.seq),
+              event_type: item.eventType,
+              time: new Date(Number(item.timestampMs)).toISOString(),
+              outcome: item.outcome,
+              principal_id: item.principalId,
+              category: item.category,
+              proof_tree_size: Number(item.proofTreeSize),
+            })),
+          })),
+        };
+        if (json.verification.status === "FAILED") kit.setExitCode(1);
+        ctx.result(json, () => {
+          const lines = [
+            `${json.framework} report for tenant ${json.tenant_id}, ${json.start_time} to ${json.end_time}`,
+            `log verification: ${json.verification.status}${json.verification.detail === "" ? "" : ` (${json.verification.detail})`}; evidence proved against the signed checkpoint of ${json.checkpoint.tree_size} events`,
+            `evidence: ${Object.entries(json.category_counts).map(([k, v]) => `${k} ${v}`).join(", ")}`,
+            "",
+          ];
+          for (const control of json.controls) {
+            lines.push(`${control.control_id.padEnd(22)} ${control.status.padEnd(22)} ${String(control.evidence_count).padStart(6)}  ${control.description}`);
+            for (const finding of control.findings) lines.push(`    - ${finding}`);
+            for (const item of control.evidence) lines.push(`    ${item.time}  seq ${item.seq}  ${item.event_type}  ${item.outcome}  ${item.event_id}`);
+            if (control.evidence.length < control.evidence_count && control.evidence.length > 0) lines.push(`    … ${control.evidence_count - control.evidence.length} more (--evidence N, or --json)`);
+          }
+          lines.push("", `prove an item: aesp audit proof <event id> --size ${json.checkpoint.tree_size}`);
+          return lines.join("\n");
+        });
+      }),
+    );
+  kit.example(report, "aesp audit report --framework soc2", "aesp audit report --framework hipaa --since 2025-01-01T00:00:00Z --until 2025-04-01T00:00:00Z --json");
 
   const query = audit
     .command("query")
@@ -351,6 +508,65 @@ export function registerAuditCommands(program: Command, kit: CommandKit): void {
   kit.example(replay, "aesp audit dead-letters replay", "aesp audit dead-letters replay --destination syslog --limit 500", "aesp audit dead-letters replay dlq_01h... dlq_01j...");
 
   registerAuditRetentionCommands(audit, kit);
+}
+
+/**
+ * `aesp audit verify --export`: each --key is a PEM file path, a PEM text or a C2SP verifier key.
+ * Exit 1 with the first failure (line, event, reason) when the export does not verify.
+ */
+async function verifyExportFile(ctx: CliContext, kit: CommandKit, file: string, keyOptions: readonly string[]): Promise<void> {
+  if (keyOptions.length === 0) {
+    throw usageError("Pass the Host's audit public key with --key.", [
+      "An export is verified against keys you obtained apart from the file: audit-public-key.pem from the Host's operator, or a verifier key from aesp audit checkpoint's Host (GetAuditVerifierKeys).",
+    ]);
+  }
+  const keys: string[] = [];
+  for (const key of keyOptions) {
+    if (/^[^+\s]+\+[0-9a-f]{8}\+/.test(key)) {
+      keys.push(key);
+      continue;
+    }
+    const keyPath = resolve(ctx.io.cwd, key);
+    keys.push(
+      await readFile(keyPath, "utf8").catch(() => {
+        throw usageError(`Cannot read the key ${keyPath}.`, ["Pass a PEM file (audit-public-key.pem) or a verifier key <name>+<id>+<base64>."]);
+      }),
+    );
+  }
+  const exportPath = resolve(ctx.io.cwd, file);
+  await readFile(exportPath, { flag: "r" }).catch(() => {
+    throw usageError(`Cannot read the export ${exportPath}.`, ["Create one with aesp audit export --output FILE."]);
+  });
+  const hostModule = await ctx.io.loadHost();
+  let drawn = false;
+  const outcome = await hostModule.verifyAuditExport(exportPath, keys, (events) => {
+    if (!ctx.io.stderrIsTty) return;
+    drawn = true;
+    ctx.io.stderr(`\rverifying: ${events.toLocaleString("en-US")} events   `);
+  });
+  if (drawn) ctx.io.stderr("\n");
+  if (outcome.ok) {
+    ctx.result(
+      { ok: true, events: outcome.events, tenant_id: outcome.tenantId, tree_size: outcome.treeSize, root_hash: outcome.rootHash, checkpoints: outcome.checkpoints, key_id: outcome.keyId },
+      () =>
+        `OK: ${outcome.events.toLocaleString("en-US")} events of ${outcome.tenantId === "" ? "every tenant" : `tenant ${outcome.tenantId}`} verified against the signed checkpoint of ${outcome.treeSize} events (root ${outcome.rootHash}, key ${outcome.keyId}); ${outcome.checkpoints} checkpoint(s), signed manifest intact.`,
+    );
+    return;
+  }
+  kit.setExitCode(1);
+  const where = [outcome.eventId === "" ? "" : `event ${outcome.eventId}`, outcome.seq === null ? "" : `seq ${outcome.seq}`, `line ${outcome.line}`].filter((part) => part !== "").join(", ");
+  if (ctx.json) {
+    ctx.out(JSON.stringify({ ok: false, line: outcome.line, event_id: outcome.eventId, seq: outcome.seq, reason: outcome.reason }, null, 2));
+  } else {
+    ctx.note(
+      [
+        `FAILED (${where}): ${outcome.reason}`,
+        "what to do next:",
+        "  - Keep the file unchanged as evidence and ask the Host's operator for a fresh export.",
+        "  - Check that --key is the Host's audit public key (all of them if it was rotated).",
+      ].join("\n"),
+    );
+  }
 }
 
 /** An ISO time option as uint64 epoch ms; absent is 0. */

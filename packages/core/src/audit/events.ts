@@ -965,6 +965,27 @@ export const auditEventCatalogue = {
     resource: "`siem:<destination>` or `siem:*`.",
     metadata: { replayed: "Dead letters delivered and removed.", failed: "Dead letters whose delivery failed again (kept)." },
   },
+  "audit.exported": {
+    code: "AUD101I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "An auditor started an export of audit events (ExportAuditLogs); recorded before the first byte is sent.",
+    resource: "`tenant:<id>`, or `tenant:*` for a platform-wide export.",
+    metadata: {
+      format: "JSONL, CSV, CEF or OCSF.",
+      verifiable: "true when the export carries inclusion proofs and a signed manifest.",
+      tree_size: "The checkpoint the export is proved against (verifiable exports).",
+      event_types: "Comma-separated event types filtered on, when any.",
+    },
+  },
+  "audit.compliance_reported": {
+    code: "AUD102I",
+    severity: "info",
+    outcome: "SUCCESS",
+    description: "An auditor generated a compliance report (GetComplianceReport).",
+    resource: "`tenant:<id>`.",
+    metadata: { framework: "SOC2, ISO27001, GDPR, HIPAA or PCI_DSS.", verification: "VERIFIED, FAILED or NO_CHECKPOINT.", tree_size: "The checkpoint the report is anchored to." },
+  },
 } as const satisfies Record<string, AuditEventSpec>;
 
 /** Every audit event type the Host records. */

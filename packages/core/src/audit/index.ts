@@ -95,3 +95,44 @@ export {
   sealedKeyIds,
 } from "./retention.ts";
 export type { PersonalField, RetentionPlanInput } from "./retention.ts";
+
+export {
+  AUDIT_EXPORT_CONTENT_TYPES,
+  AUDIT_EXPORT_FORMATS,
+  OCSF_VERSION,
+  cefHeader,
+  cefLine,
+  cefValue,
+  csvCell,
+  csvHeader,
+  csvRow,
+  exportedEvent,
+  jsonlLine,
+  ocsfEvent,
+  ocsfLine,
+} from "./export-formats.ts";
+export type { AuditExportFormat, ExportProduct, OcsfEvent } from "./export-formats.ts";
+
+export { EXPORT_BUNDLE_FORMAT, ExportBundleVerifier, ExportDigest, exportBinding, manifestText, signManifest } from "./export-bundle.ts";
+export type {
+  ExportCheckpointLine,
+  ExportConsistencyLine,
+  ExportEventLine,
+  ExportFilters,
+  ExportHeaderLine,
+  ExportManifestLine,
+  ExportTrustedKey,
+  ExportVerification,
+} from "./export-bundle.ts";
+
+export { COMPLIANCE_CONTROLS, COMPLIANCE_FRAMEWORKS, ComplianceReportBuilder, EVIDENCE_CATEGORIES, evidenceCategories, parseComplianceFramework } from "./compliance.ts";
+export type {
+  ComplianceControlResult,
+  ComplianceControlSpec,
+  ComplianceEvidenceItem,
+  ComplianceFramework,
+  ComplianceVerificationResult,
+  EvidenceCategory,
+} from "./compliance.ts";
+
+export { ocsfExportSchema, ocsfExportValidator } from "./ocsf-schema.ts";

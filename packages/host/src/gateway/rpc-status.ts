@@ -96,4 +96,6 @@ export const rpcStatus: Record<string, "implemented" | "unimplemented"> = {
   "aesp.v1.EnterpriseAuditService/ReleaseLegalHold": "implemented",
   "aesp.v1.EnterpriseAuditService/ListLegalHolds": "implemented",
   "aesp.v1.EnterpriseAuditService/EraseSubject": "implemented",
+  "aesp.v1.EnterpriseAuditService/ExportAuditLogs": "implemented",
+  "aesp.v1.EnterpriseAuditService/GetComplianceReport": "implemented",
 };

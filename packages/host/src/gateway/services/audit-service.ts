@@ -1,6 +1,8 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type {
+  ExportAuditLogsRequest,
   GetAuditStatisticsRequest,
+  GetComplianceReportRequest,
   GetCheckpointRequest,
   GetConsistencyProofRequest,
   GetInclusionProofRequest,
@@ -16,7 +18,11 @@ import type {
 } from "@aesp/proto/audit";
 import { EnterpriseError, hasPermission, requirePermission } from "@aesp/core";
 import type { AuditCheckpointRecord, AuditLegalHoldRecord, AuditOutcome, AuditQuery, AuditRetentionRuleRecord, SecurityContext } from "@aesp/core";
-import { auditEventCatalogue, isAuditEventType } from "@aesp/core/audit";
+import { AUDIT_EXPORT_FORMATS, auditEventCatalogue, isAuditEventType, parseComplianceFramework } from "@aesp/core/audit";
+import type { AuditExportFormat, ComplianceControlResult } from "@aesp/core/audit";
+import { nodeSignatureVerifier } from "../../crypto/node-crypto-ports.ts";
+import { buildComplianceReport, streamAuditExport } from "../../audit/exporter.ts";
+import type { AuditExporterDeps } from "../../audit/exporter.ts";
 import { callerOf, originOf } from "../context.ts";
 import { auditEventToWire, msFromWire } from "../mappers.ts";
 import type { GatewayDeps } from "./deps.ts";
@@ -63,12 +69,123 @@ const DAY_MS = 86_400_000;
  *   act on the caller's own tenant only: there is no tenant field to name another.
  * - QueryEvents opens sealed personal fields for its (authorized) caller; proofs return events as
  *   hashed (sealed), so their leaf hashes can be recomputed.
+ * - Exports and compliance reports are confined like QueryEvents (platform auditors may export
+ *   across tenants); each is audited (`audit.exported`, `audit.compliance_reported`) before any
+ *   event leaves the Host.
  */
 export function auditService(deps: GatewayDeps) {
   const isPlatformAuditor = (caller: SecurityContext): boolean =>
     caller.tenantId === deps.platformTenantId && hasPermission(caller, READ_ALL_AUDIT_PERMISSION);
 
+  /** The exporter's effects, reading through the reader the caller is confined to. */
+  const exporterDeps = (tenantId: string, allTenants: boolean): AuditExporterDeps => ({
+    query: allTenants
+      ? (query) => deps.store.platform.auditProofs.queryAllTenants(tenantId === "" ? query : { ...query, tenantId })
+      : (query) => deps.store.forTenant(tenantId).audit.query(query),
+    nodeHashes: (nodes) => deps.store.platform.auditProofs.nodeHashes(nodes),
+    checkpointNow: deps.auditTrail.checkpointNow,
+    checkpointPage: (after, limit) => deps.store.platform.auditProofs.checkpointPage(after, limit),
+    checkpointAt: (treeSize) => deps.store.platform.auditProofs.checkpointAt(treeSize),
+    signer: deps.auditTrail.keys.signer(),
+    verifierKeys: async () => (await deps.auditTrail.keys.verifierKeys()).map((key) => key.verifierKey),
+    origin: deps.auditTrail.origin,
+    product: { vendor: "AESP", name: "AESP Host", version: deps.hostInfo.version },
+    now: () => deps.clock.now(),
+  });
+
+  /** The tenant a read is confined to; "" only for a platform auditor's platform-wide read. */
+  const confinedTenant = async (ctx: HandlerContext, named: string): Promise<{ tenantId: string; allTenants: boolean }> => {
+    const caller = callerOf(ctx);
+    requirePermission(caller, "audit:read");
+    if (isPlatformAuditor(caller)) return { tenantId: named, allTenants: true };
+    await assertOwnTenant(deps, ctx, named);
+    return { tenantId: caller.tenantId, allTenants: false };
+  };
+
   return {
+    async *exportAuditLogs(req: ExportAuditLogsRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      const { tenantId, allTenants } = await confinedTenant(ctx, req.tenantId);
+      const format = (req.format === "" ? "JSONL" : req.format.toUpperCase()) as AuditExportFormat;
+      if (!AUDIT_EXPORT_FORMATS.includes(format)) throw invalid("format", "The format is JSONL, CSV, CEF or OCSF.");
+      if (req.outcome !== "" && !OUTCOMES.includes(req.outcome)) throw invalid("outcome", "The outcome is SUCCESS, FAILURE, DENIED or ERROR.");
+      if (req.eventTypes.length > 100) throw invalid("event_types", "Name at most 100 event types.");
+      const verifiable = format === "JSONL" && req.includeProofs;
+      if (!verifiable && req.sinceTreeSize !== 0n) throw invalid("since_tree_size", "since_tree_size needs a verifiable export (JSONL with include_proofs).");
+      const filters = {
+        start_time: msFromWire(req.startTime),
+        end_time: msFromWire(req.endTime),
+        event_types: [...req.eventTypes],
+        principal_id: req.principalId,
+        outcome: req.outcome,
+      };
+      await deps.audit.record({
+        eventType: "audit.exported",
+        tenantId: caller.tenantId,
+        principalId: caller.principalId,
+        resource: `tenant:${tenantId === "" ? "*" : tenantId}`,
+        action: "export",
+        outcome: "SUCCESS",
+        origin: originOf(ctx),
+        metadata: { format, verifiable: String(verifiable), ...(req.eventTypes.length === 0 ? {} : { event_types: req.eventTypes.join(",").slice(0, 512) }) },
+      });
+      const chunks = streamAuditExport(exporterDeps(tenantId, allTenants), { tenantId, filters, format, verifiable, sinceTreeSize: msFromWire(req.sinceTreeSize) });
+      for await (const chunk of chunks) {
+        if (ctx.signal.aborted) return;
+        yield {
+          data: chunk.data,
+          eventCount: chunk.eventCount,
+          contentType: chunk.contentType,
+          ...(chunk.checkpoint === undefined ? {} : { checkpoint: checkpointToWire(chunk.checkpoint) }),
+        };
+      }
+    },
+
+    async getComplianceReport(req: GetComplianceReportRequest, ctx: HandlerContext) {
+      const caller = callerOf(ctx);
+      const { tenantId, allTenants } = await confinedTenant(ctx, req.tenantId);
+      const framework = parseComplianceFramework(req.framework);
+      if (framework === null) throw invalid("framework", "The framework is SOC2, ISO27001, GDPR, HIPAA or PCI_DSS.");
+      // A report is about one tenant: a platform auditor names it, or reports on the platform tenant.
+      const reportTenant = allTenants && tenantId === "" ? caller.tenantId : tenantId;
+      const fromMs = msFromWire(req.startTime);
+      const toMs = req.endTime === 0n ? deps.clock.now() + 1 : msFromWire(req.endTime);
+      if (toMs <= fromMs) throw invalid("end_time", "end_time must be after start_time.");
+      const limit = pageLimit(req.evidenceLimit);
+      const report = await buildComplianceReport({ ...exporterDeps(reportTenant, allTenants), verifier: nodeSignatureVerifier }, framework, { fromMs, toMs }, limit);
+      await deps.audit.record({
+        eventType: "audit.compliance_reported",
+        tenantId: caller.tenantId,
+        principalId: caller.principalId,
+        resource: `tenant:${reportTenant}`,
+        action: "report",
+        outcome: "SUCCESS",
+        origin: originOf(ctx),
+        metadata: { framework, verification: report.verification.status, tree_size: String(report.checkpoint.treeSize) },
+      });
+      const toBig = (map: Record<string, number>) => Object.fromEntries(Object.entries(map).map(([k, v]) => [k, BigInt(v)]));
+      return {
+        report: {
+          reportId: deps.ids.newId("rpt"),
+          framework,
+          tenantId: reportTenant,
+          startTime: BigInt(fromMs),
+          endTime: BigInt(toMs),
+          generatedAt: BigInt(deps.clock.now()),
+          controls: report.controls.map((control) => controlToWire(control, report.checkpoint.treeSize)),
+          eventCounts: toBig(report.eventCounts),
+          checkpoint: checkpointToWire(report.checkpoint),
+          categoryCounts: toBig(report.categoryCounts),
+          verification: {
+            status: report.verification.status,
+            treeSize: BigInt(report.verification.treeSize),
+            checkedEvents: BigInt(report.verification.checkedEvents),
+            detail: report.verification.detail,
+          },
+        },
+      };
+    },
+
     async queryEvents(req: QueryEventsRequest, ctx: HandlerContext) {
       const caller = callerOf(ctx);
       requirePermission(caller, "audit:read");
@@ -361,5 +478,26 @@ function checkpointToWire(checkpoint: AuditCheckpointRecord) {
     signedNote: checkpoint.signedNote,
     keyId: checkpoint.keyId,
     createdAt: BigInt(checkpoint.createdAt),
+  };
+}
+
+function controlToWire(control: ComplianceControlResult, proofTreeSize: number) {
+  return {
+    controlId: control.id,
+    description: control.description,
+    status: control.status,
+    evidenceCount: BigInt(control.evidenceCount),
+    findings: control.findings,
+    categories: control.categories,
+    evidence: control.evidence.map((item) => ({
+      eventId: item.eventId,
+      seq: BigInt(item.seq),
+      eventType: item.eventType,
+      timestampMs: BigInt(item.timestampMs),
+      outcome: item.outcome,
+      principalId: item.principalId,
+      category: item.category,
+      proofTreeSize: BigInt(proofTreeSize),
+    })),
   };
 }

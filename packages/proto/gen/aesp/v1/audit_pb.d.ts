@@ -324,7 +324,7 @@ export declare type GetComplianceReportRequest = Message<"aesp.v1.GetComplianceR
   tenantId: string;
 
   /**
-   * SOC2 | GDPR | ISO27001 | HIPAA.
+   * SOC2 | GDPR | ISO27001 | HIPAA (and, invented, PCI_DSS).
    *
    * @generated from field: string framework = 2;
    */
@@ -339,6 +339,14 @@ export declare type GetComplianceReportRequest = Message<"aesp.v1.GetComplianceR
    * @generated from field: uint64 end_time = 4;
    */
   endTime: bigint;
+
+  /**
+   * Invented: at most this many evidence items per control (0: 100; at most 1,000). Counts are
+   * always complete.
+   *
+   * @generated from field: uint32 evidence_limit = 5;
+   */
+  evidenceLimit: number;
 };
 
 /**
@@ -351,7 +359,7 @@ export declare type GetComplianceReportRequestJson = {
   tenantId?: string;
 
   /**
-   * SOC2 | GDPR | ISO27001 | HIPAA.
+   * SOC2 | GDPR | ISO27001 | HIPAA (and, invented, PCI_DSS).
    *
    * @generated from field: string framework = 2;
    */
@@ -366,6 +374,14 @@ export declare type GetComplianceReportRequestJson = {
    * @generated from field: uint64 end_time = 4;
    */
   endTime?: string;
+
+  /**
+   * Invented: at most this many evidence items per control (0: 100; at most 1,000). Counts are
+   * always complete.
+   *
+   * @generated from field: uint32 evidence_limit = 5;
+   */
+  evidenceLimit?: number;
 };
 
 /**
@@ -454,6 +470,21 @@ export declare type ComplianceReport = Message<"aesp.v1.ComplianceReport"> & {
    * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 9;
    */
   checkpoint?: AuditCheckpoint | undefined;
+
+  /**
+   * Invented: events in the period by evidence category (access_denials, privileged_actions,
+   * approvals, policy_config_changes, break_glass, security_events).
+   *
+   * @generated from field: map<string, uint64> category_counts = 10;
+   */
+  categoryCounts: { [key: string]: bigint };
+
+  /**
+   * Invented: whether the log verifies up to `checkpoint`.
+   *
+   * @generated from field: aesp.v1.ComplianceVerification verification = 11;
+   */
+  verification?: ComplianceVerification | undefined;
 };
 
 /**
@@ -510,6 +541,21 @@ export declare type ComplianceReportJson = {
    * @generated from field: aesp.v1.AuditCheckpoint checkpoint = 9;
    */
   checkpoint?: AuditCheckpointJson;
+
+  /**
+   * Invented: events in the period by evidence category (access_denials, privileged_actions,
+   * approvals, policy_config_changes, break_glass, security_events).
+   *
+   * @generated from field: map<string, uint64> category_counts = 10;
+   */
+  categoryCounts?: { [key: string]: string };
+
+  /**
+   * Invented: whether the log verifies up to `checkpoint`.
+   *
+   * @generated from field: aesp.v1.ComplianceVerification verification = 11;
+   */
+  verification?: ComplianceVerificationJson;
 };
 
 /**
@@ -517,6 +563,194 @@ export declare type ComplianceReportJson = {
  * Use `create(ComplianceReportSchema)` to create a new message.
  */
 export declare const ComplianceReportSchema: GenMessage<ComplianceReport, {jsonType: ComplianceReportJson}>;
+
+/**
+ * Invented. What the Host checked before reporting: the checkpoint's signature against its own
+ * verifier keys, the stored Merkle tree reproducing the signed root, the previous checkpoint
+ * extending into it, and every evidence event hashing to its stored leaf. The whole chain is
+ * checked offline by `aesp audit verify` (store) or `aesp audit verify --export` (export).
+ *
+ * @generated from message aesp.v1.ComplianceVerification
+ */
+export declare type ComplianceVerification = Message<"aesp.v1.ComplianceVerification"> & {
+  /**
+   * VERIFIED | FAILED | NO_CHECKPOINT.
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * @generated from field: uint64 tree_size = 2;
+   */
+  treeSize: bigint;
+
+  /**
+   * Evidence events whose leaf hash was recomputed.
+   *
+   * @generated from field: uint64 checked_events = 3;
+   */
+  checkedEvents: bigint;
+
+  /**
+   * Why it failed, when it did.
+   *
+   * @generated from field: string detail = 4;
+   */
+  detail: string;
+};
+
+/**
+ * Invented. What the Host checked before reporting: the checkpoint's signature against its own
+ * verifier keys, the stored Merkle tree reproducing the signed root, the previous checkpoint
+ * extending into it, and every evidence event hashing to its stored leaf. The whole chain is
+ * checked offline by `aesp audit verify` (store) or `aesp audit verify --export` (export).
+ *
+ * @generated from message aesp.v1.ComplianceVerification
+ */
+export declare type ComplianceVerificationJson = {
+  /**
+   * VERIFIED | FAILED | NO_CHECKPOINT.
+   *
+   * @generated from field: string status = 1;
+   */
+  status?: string;
+
+  /**
+   * @generated from field: uint64 tree_size = 2;
+   */
+  treeSize?: string;
+
+  /**
+   * Evidence events whose leaf hash was recomputed.
+   *
+   * @generated from field: uint64 checked_events = 3;
+   */
+  checkedEvents?: string;
+
+  /**
+   * Why it failed, when it did.
+   *
+   * @generated from field: string detail = 4;
+   */
+  detail?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ComplianceVerification.
+ * Use `create(ComplianceVerificationSchema)` to create a new message.
+ */
+export declare const ComplianceVerificationSchema: GenMessage<ComplianceVerification, {jsonType: ComplianceVerificationJson}>;
+
+/**
+ * Invented. One audit event offered as evidence, with what an auditor needs to prove it is in
+ * the signed log: `aesp audit proof <event_id> --size <proof_tree_size>`.
+ *
+ * @generated from message aesp.v1.ComplianceEvidence
+ */
+export declare type ComplianceEvidence = Message<"aesp.v1.ComplianceEvidence"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: string event_type = 3;
+   */
+  eventType: string;
+
+  /**
+   * @generated from field: uint64 timestamp_ms = 4;
+   */
+  timestampMs: bigint;
+
+  /**
+   * @generated from field: string outcome = 5;
+   */
+  outcome: string;
+
+  /**
+   * @generated from field: string principal_id = 6;
+   */
+  principalId: string;
+
+  /**
+   * The evidence category it was drawn for.
+   *
+   * @generated from field: string category = 7;
+   */
+  category: string;
+
+  /**
+   * The signed checkpoint (the report's) the event's inclusion proof is served against.
+   *
+   * @generated from field: uint64 proof_tree_size = 8;
+   */
+  proofTreeSize: bigint;
+};
+
+/**
+ * Invented. One audit event offered as evidence, with what an auditor needs to prove it is in
+ * the signed log: `aesp audit proof <event_id> --size <proof_tree_size>`.
+ *
+ * @generated from message aesp.v1.ComplianceEvidence
+ */
+export declare type ComplianceEvidenceJson = {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * @generated from field: uint64 seq = 2;
+   */
+  seq?: string;
+
+  /**
+   * @generated from field: string event_type = 3;
+   */
+  eventType?: string;
+
+  /**
+   * @generated from field: uint64 timestamp_ms = 4;
+   */
+  timestampMs?: string;
+
+  /**
+   * @generated from field: string outcome = 5;
+   */
+  outcome?: string;
+
+  /**
+   * @generated from field: string principal_id = 6;
+   */
+  principalId?: string;
+
+  /**
+   * The evidence category it was drawn for.
+   *
+   * @generated from field: string category = 7;
+   */
+  category?: string;
+
+  /**
+   * The signed checkpoint (the report's) the event's inclusion proof is served against.
+   *
+   * @generated from field: uint64 proof_tree_size = 8;
+   */
+  proofTreeSize?: string;
+};
+
+/**
+ * Describes the message aesp.v1.ComplianceEvidence.
+ * Use `create(ComplianceEvidenceSchema)` to create a new message.
+ */
+export declare const ComplianceEvidenceSchema: GenMessage<ComplianceEvidence, {jsonType: ComplianceEvidenceJson}>;
 
 /**
  * One control of a framework and what the log shows about it.
@@ -552,6 +786,20 @@ export declare type ComplianceControl = Message<"aesp.v1.ComplianceControl"> & {
    * @generated from field: repeated string findings = 5;
    */
   findings: string[];
+
+  /**
+   * Invented: the evidence categories the control draws on.
+   *
+   * @generated from field: repeated string categories = 6;
+   */
+  categories: string[];
+
+  /**
+   * Invented: the first evidence items (at most the request's evidence_limit), oldest first.
+   *
+   * @generated from field: repeated aesp.v1.ComplianceEvidence evidence = 7;
+   */
+  evidence: ComplianceEvidence[];
 };
 
 /**
@@ -588,6 +836,20 @@ export declare type ComplianceControlJson = {
    * @generated from field: repeated string findings = 5;
    */
   findings?: string[];
+
+  /**
+   * Invented: the evidence categories the control draws on.
+   *
+   * @generated from field: repeated string categories = 6;
+   */
+  categories?: string[];
+
+  /**
+   * Invented: the first evidence items (at most the request's evidence_limit), oldest first.
+   *
+   * @generated from field: repeated aesp.v1.ComplianceEvidence evidence = 7;
+   */
+  evidence?: ComplianceEvidenceJson[];
 };
 
 /**
@@ -727,6 +989,29 @@ export declare type ExportAuditLogsRequest = Message<"aesp.v1.ExportAuditLogsReq
    * @generated from field: bool include_proofs = 6;
    */
   includeProofs: boolean;
+
+  /**
+   * Invented: only events caused by this principal.
+   *
+   * @generated from field: string principal_id = 7;
+   */
+  principalId: string;
+
+  /**
+   * Invented: SUCCESS | FAILURE | DENIED | ERROR.
+   *
+   * @generated from field: string outcome = 8;
+   */
+  outcome: string;
+
+  /**
+   * Invented, verifiable JSONL only: a checkpoint the auditor already holds (e.g. from an earlier
+   * export); the bundle carries it and a consistency proof to the export's checkpoint. 0: the
+   * first checkpoint that covered the export's first event.
+   *
+   * @generated from field: uint64 since_tree_size = 9;
+   */
+  sinceTreeSize: bigint;
 };
 
 /**
@@ -768,6 +1053,29 @@ export declare type ExportAuditLogsRequestJson = {
    * @generated from field: bool include_proofs = 6;
    */
   includeProofs?: boolean;
+
+  /**
+   * Invented: only events caused by this principal.
+   *
+   * @generated from field: string principal_id = 7;
+   */
+  principalId?: string;
+
+  /**
+   * Invented: SUCCESS | FAILURE | DENIED | ERROR.
+   *
+   * @generated from field: string outcome = 8;
+   */
+  outcome?: string;
+
+  /**
+   * Invented, verifiable JSONL only: a checkpoint the auditor already holds (e.g. from an earlier
+   * export); the bundle carries it and a consistency proof to the export's checkpoint. 0: the
+   * first checkpoint that covered the export's first event.
+   *
+   * @generated from field: uint64 since_tree_size = 9;
+   */
+  sinceTreeSize?: string;
 };
 
 /**
