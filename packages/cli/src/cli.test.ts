@@ -88,8 +88,8 @@ function routes(router: ConnectRouter): void {
       authorized(ctx);
       if (fake.denyTenants) throw refusal("AUTHORIZATION_DENIED", Code.PermissionDenied);
       // Two pages, to check that the CLI follows the cursor.
-      if (req.cursor === "") return { tenants: [{ tenantId: "acme", displayName: "Acme Corp", status: "ACTIVE", createdAtUnixMs: BigInt(Date.UTC(2025, 0, 1)) }], nextCursor: "p2" };
-      return { tenants: [{ tenantId: "globex", displayName: "Globex", status: "SUSPENDED", createdAtUnixMs: 0n }], nextCursor: "" };
+      if (req.cursor === "") return { tenants: [{ tenantId: "acme", displayName: "Acme Corp", status: "ACTIVE", createdAtUnixMs: BigInt(Date.UTC(2025, 0, 1)), policyEngine: "cel" }], nextCursor: "p2" };
+      return { tenants: [{ tenantId: "globex", displayName: "Globex", status: "SUSPENDED", createdAtUnixMs: 0n, policyEngine: "cedar" }], nextCursor: "" };
     },
   });
   router.service(SessionService, {
@@ -240,7 +240,7 @@ describe("aesp CLI", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(
       result.stdout,
-      ["TENANT  NAME       STATUS     CREATED", "------  ---------  ---------  --------------------", "acme    Acme Corp  ACTIVE     2025-01-01T00:00:00Z", "globex  Globex     SUSPENDED", ""].join("\n"),
+      ["TENANT  NAME       STATUS     ENGINE  CREATED", "------  ---------  ---------  ------  --------------------", "acme    Acme Corp  ACTIVE     cel     2025-01-01T00:00:00Z", "globex  Globex     SUSPENDED  cedar", ""].join("\n"),
     );
     const json = await run(["--json", "tenant", "list", "--host", hostUrl], withKey);
     const parsed = JSON.parse(json.stdout) as { items: Array<{ tenant_id: string; display_name: string }> };

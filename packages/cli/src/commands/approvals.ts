@@ -26,7 +26,7 @@ export function registerApprovalCommands(program: Command, kit: CommandKit): voi
   const list = approval
     .command("list")
     .description("List approval requests (pending by default).")
-    .addOption(new Option("--type <artifact type>", "only this artifact type").choices(["TOOL_CONTRACT", "POLICY"]))
+    .addOption(new Option("--type <artifact type>", "only this artifact type").choices(["TOOL_CONTRACT", "POLICY", "TOOL_CALL"]))
     .option("--all", "every request with its outcome, not only pending ones")
     .option("--limit <n>", "at most this many", positiveInteger("--limit"))
     .action(
@@ -43,7 +43,7 @@ export function registerApprovalCommands(program: Command, kit: CommandKit): voi
         ctx.table(ApprovalSchema, rows.slice(0, options.limit), approvalColumns);
       }),
     );
-  kit.example(list, "aesp approval list", "aesp approval list --all --type TOOL_CONTRACT --json");
+  kit.example(list, "aesp approval list", "aesp approval list --type TOOL_CALL", "aesp approval list --all --type TOOL_CONTRACT --json");
 
   for (const [verb, decision] of [
     ["approve", "APPROVE"],
@@ -51,7 +51,7 @@ export function registerApprovalCommands(program: Command, kit: CommandKit): voi
   ] as const) {
     const command = approval
       .command(verb)
-      .description(verb === "approve" ? "Approve a request; the artifact becomes ACTIVE when its workflow completes." : "Reject a request; the artifact becomes REJECTED.")
+      .description(verb === "approve" ? "Approve a request: the artifact becomes ACTIVE when its workflow completes; a held call (TOOL_CALL) goes on." : "Reject a request: the artifact becomes REJECTED; a held call fails with APPROVAL_REJECTED.")
       .argument("<approval-request-id>", "from aesp approval list")
       .option("--comment <text>", "recorded with the decision", "")
       .action(
