@@ -230,10 +230,11 @@ export class OidcBearerAuthenticator implements ExternalBearerAuthenticator {
   }
 
   async #context(entry: CachedBearer): Promise<SecurityContext> {
-    const snapshot = await this.#tenants.activeSnapshot(entry.tenantId).catch((err: unknown) => {
-      if (isErrorCode(err, "NOT_FOUND")) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
-      throw err;
-    });
+    // currentSnapshot checks the tenant's change epoch, so a role or status change made on another
+    // Host is seen by this bearer's next call, as for the Host's own tokens.
+    const snapshot = await this.#tenants.currentSnapshot(entry.tenantId);
+    if (snapshot === null) throw new EnterpriseError("AUTHENTICATION_FAILED", { details: { reason: "unknown_tenant" } });
+    if (snapshot.tenant.status !== "ACTIVE") throw new EnterpriseError("TENANT_SUSPENDED", { tenantId: entry.tenantId });
     const principal = await this.#tenants.principal(entry.tenantId, entry.principalId);
     assertPrincipalUsable(principal, this.#clock.now());
     return buildSecurityContext(snapshot, principal, { tokenId: "", tokenExpiresAt: entry.expiresAt, claims: entry.claims });

@@ -147,7 +147,8 @@ export class ScimAuthenticator {
   }
 
   async #authorize(principal: PrincipalRecord, origin: RequestOrigin): Promise<void> {
-    const snapshot = await this.#tenants.snapshot(principal.tenantId);
+    // The stored epoch decides whether this Host's view of the tenant's roles is current.
+    const snapshot = await this.#tenants.currentSnapshot(principal.tenantId);
     const permitted = snapshot !== null && hasPermission(buildSecurityContext(snapshot, principal, { tokenId: "", tokenExpiresAt: 0, claims: {} }), SCIM_PERMISSION);
     if (permitted) return;
     await this.#audit.record({
