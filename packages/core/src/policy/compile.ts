@@ -24,6 +24,40 @@ export type { CompiledPolicy, PolicyOutcome } from "./engine.ts";
 /** Longest accepted CEL condition, in UTF-16 code units. */
 export const MAX_CONDITION_LENGTH = 4096;
 
+/**
+ * Comprehensions (`exists`, `all`, `exists_one`, `map`, `filter`) may nest at most this deep: the
+ * cost of a condition grows as (list size)^depth, and list sizes come from the caller's arguments.
+ * Together with the element budget of the arguments (variables.ts), this is the cost limit.
+ */
+export const MAX_COMPREHENSION_NESTING = 2;
+
+type ParsedExpr = ReturnType<typeof parse>;
+type Expr = ParsedExpr["expr"];
+
+/** How deeply comprehensions nest in an expression (0: none). */
+export function comprehensionNesting(expr: Expr | undefined): number {
+  if (expr === undefined) return 0;
+  const kind = expr.exprKind;
+  const deepest = (children: readonly (Expr | undefined)[]): number => children.reduce((max, child) => Math.max(max, comprehensionNesting(child)), 0);
+  switch (kind.case) {
+    case "selectExpr":
+      return comprehensionNesting(kind.value.operand);
+    case "callExpr":
+      return deepest([kind.value.target, ...kind.value.args]);
+    case "listExpr":
+      return deepest(kind.value.elements);
+    case "structExpr":
+      return deepest(kind.value.entries.flatMap((entry) => [entry.keyKind.case === "mapKey" ? entry.keyKind.value : undefined, entry.value]));
+    case "comprehensionExpr":
+      // The range is evaluated once, outside the loop; the step, condition and result run per element.
+      return Math.max(comprehensionNesting(kind.value.iterRange), 1 + deepest([kind.value.loopCondition, kind.value.loopStep, kind.value.result]));
+    case "constExpr":
+    case "identExpr":
+    case undefined:
+      return 0;
+  }
+}
+
 /** How many compiled versions a compiler keeps before evicting the oldest. */
 export const DEFAULT_POLICY_CACHE_SIZE = 10_000;
 
@@ -151,11 +185,17 @@ function compileRecord(record: PolicyRecord, key: string): CelCompiledPolicy {
   if (rule.condition.length > MAX_CONDITION_LENGTH) refuse(policyId, `condition is longer than ${MAX_CONDITION_LENGTH} characters`);
   const scope = compilePolicyScope(record, key);
   let program: (activation: PolicyActivation) => CelResult;
+  let parsed: ParsedExpr;
   try {
-    program = plan(environment, parse(rule.condition));
+    parsed = parse(rule.condition);
+    program = plan(environment, parsed);
   } catch (error) {
     const { message, location } = describeParseError(error);
     throw policyCompileError(policyId, message, location);
+  }
+  const nesting = comprehensionNesting(parsed.expr);
+  if (nesting > MAX_COMPREHENSION_NESTING) {
+    refuse(policyId, `comprehensions (exists, all, map, filter) nest ${nesting} deep; at most ${MAX_COMPREHENSION_NESTING} are allowed, because the cost grows as the list size to that power`);
   }
   return { ...scope, engine: "cel", evaluate: (activation) => runProgram(program, activation) };
 }

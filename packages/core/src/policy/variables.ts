@@ -19,7 +19,7 @@
  *   inheritance; `principal.permissions` are effective (roles with inheritance
  *   plus direct grants).
  */
-import { celList, celMap, isCelList, isCelMap, type CelInput } from "@bufbuild/cel";
+import { celError, celList, celMap, isCelList, isCelMap, type CelInput } from "@bufbuild/cel";
 import { isMessage } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Classification, PrincipalType } from "../records.ts";
@@ -242,7 +242,7 @@ class RecordView implements ReadonlyMap<string, CelInput> {
     if (typeof raw !== "object" || raw === null || isCelValue(raw)) return toCelScalar(raw);
     let converted = this.#converted?.get(key);
     if (converted === undefined) {
-      converted = Array.isArray(raw) ? celList(raw.map(toCelJson)) : view(raw as Record<string, unknown>);
+      converted = Array.isArray(raw) ? listWithinBudget(raw) : view(raw as Record<string, unknown>);
       (this.#converted ??= new Map()).set(key, converted);
     }
     return converted;
@@ -277,7 +277,21 @@ class RecordView implements ReadonlyMap<string, CelInput> {
 
 function toCelJson(value: unknown): CelInput {
   if (typeof value !== "object" || value === null || isCelValue(value)) return toCelScalar(value);
-  return Array.isArray(value) ? celList(value.map(toCelJson)) : view(value as Record<string, unknown>);
+  return Array.isArray(value) ? listWithinBudget(value) : view(value as Record<string, unknown>);
+}
+
+/**
+ * The most elements a list argument may have for a policy to read it. With comprehensions nested
+ * at most `MAX_COMPREHENSION_NESTING` (compile.ts) deep, this bounds a condition's work; a policy that
+ * reads a longer list fails closed (POLICY_EVALUATION_FAILED), naming the cost limit.
+ */
+export const MAX_POLICY_LIST_ELEMENTS = 1000;
+
+function listWithinBudget(items: readonly unknown[]): CelInput {
+  if (items.length > MAX_POLICY_LIST_ELEMENTS) {
+    return celError(`cost limit: a list of ${items.length} elements is longer than the ${MAX_POLICY_LIST_ELEMENTS} a policy may read`) as unknown as CelInput;
+  }
+  return celList(items.map(toCelJson));
 }
 
 function toCelScalar(value: unknown): CelInput {
