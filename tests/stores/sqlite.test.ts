@@ -40,13 +40,14 @@ const PLATFORM_TABLES = new Set([
 ]);
 
 describe("SQLite specifics", () => {
-  it("opens connections in WAL mode with synchronous=FULL, foreign keys on and no blocking busy handler", () => {
+  it("opens connections in WAL mode with synchronous=FULL, foreign keys on, no blocking busy handler and a 10,000-page WAL", () => {
     const database = openSqliteDatabase(join(directory, "pragmas", "p.db"));
     try {
       assert.equal(database.pragma("journal_mode", { simple: true }), "wal");
       assert.equal(database.pragma("synchronous", { simple: true }), 2, "2 is FULL");
       assert.equal(database.pragma("foreign_keys", { simple: true }), 1);
       assert.equal(database.pragma("busy_timeout", { simple: true }), 0, "lock waits are asynchronous, in the driver");
+      assert.equal(database.pragma("wal_autocheckpoint", { simple: true }), 10_000, "audit batches do not checkpoint on every commit");
     } finally {
       database.close();
     }

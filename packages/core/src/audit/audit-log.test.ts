@@ -378,6 +378,58 @@ describe("AuditLog with several writers on one store", () => {
   });
 });
 
+describe("AuditLog.record against a store that misreports its append", () => {
+  /** A store whose append returns the linked records after `alter` (the stored copy stays intact). */
+  class AlteringStore extends MemoryAuditLogStore {
+    alter: ((record: AuditRecord) => AuditRecord) | null = null;
+    override async append(drafts: Parameters<MemoryAuditLogStore["append"]>[0], link: Parameters<MemoryAuditLogStore["append"]>[1]): Promise<AuditRecord[]> {
+      const records = await super.append(drafts, link);
+      const alter = this.alter;
+      return alter === null ? records : records.map(alter);
+    }
+  }
+
+  // The last column is the verified size afterwards: a seq beyond the tip first makes the log catch
+  // up by reading the store, which holds the genuine record and absorbs it; then the link fails.
+  const cases: [string, (record: AuditRecord) => AuditRecord, RegExp, number][] = [
+    ["a changed chain hash", (r) => ({ ...r, chainHash: "0".repeat(64) }), /chain hash mismatch/, 1],
+    ["a changed leaf hash", (r) => ({ ...r, leafHash: "1".repeat(64) }), /leaf hash mismatch/, 1],
+    ["a shifted seq", (r) => ({ ...r, seq: r.seq + 1 }), /integrity check failed/, 2],
+    ["another event id", (r) => ({ ...r, eventId: "evt_other" }), /out of order/, 1],
+  ];
+  for (const [name, alter, reason, sizeAfter] of cases) {
+    it(`refuses ${name} in what the store returned, and stops accepting events`, async () => {
+      const store = new AlteringStore();
+      const { log } = setup({}, store);
+      await log.open();
+      await log.record(event(0));
+      store.alter = alter;
+      await assert.rejects(log.record(event(1)), (err: unknown) => isUnavailable(err) && reason.test((err as EnterpriseError).details["reason"] ?? ""));
+      store.alter = null;
+      await assert.rejects(log.record(event(2)), isUnavailable);
+      assert.equal(log.size, sizeAfter, "nothing the store misreported was absorbed");
+    });
+  }
+
+  it("recomputes every link when the head the batch was linked from is not the verified tip", async () => {
+    // The store hands `link` a head with the right size but a forged chain hash: the records link
+    // consistently from that forgery, so only recomputing from the verified chain catches it.
+    class ForgedHeadStore extends MemoryAuditLogStore {
+      forge = false;
+      override async append(drafts: Parameters<MemoryAuditLogStore["append"]>[0], link: Parameters<MemoryAuditLogStore["append"]>[1]): Promise<AuditRecord[]> {
+        return super.append(drafts, (head) => link(this.forge ? { size: head.size, chainHash: "f".repeat(64) } : head));
+      }
+    }
+    const store = new ForgedHeadStore();
+    const { log } = setup({}, store);
+    await log.open();
+    await log.record(event(0));
+    store.forge = true;
+    await assert.rejects(log.record(event(1)), (err: unknown) => isUnavailable(err) && /chain hash mismatch/.test((err as EnterpriseError).details["reason"] ?? ""));
+    assert.equal(log.size, 1);
+  });
+});
+
 describe("AuditLog.onCommitted", () => {
   it("hands each durable batch to subscribers after its callers resolved, never a failed one", async () => {
     const { log, store } = setup();

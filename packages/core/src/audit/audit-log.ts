@@ -29,7 +29,7 @@
 import { EnterpriseError } from "../errors.ts";
 import type { AuditLogStore, Clock, Hasher, IdSource, Scheduler, Signer } from "../ports.ts";
 import type { AuditCheckpointRecord, AuditEventDraft, AuditHead, AuditOutcome, AuditRecord } from "../records.ts";
-import { EventHasher, linkRecords } from "./canonical.ts";
+import { EventHasher, hashFromHex, linkRecords } from "./canonical.ts";
 import { signCheckpoint } from "./checkpoint.ts";
 import { bytesEqualHex, toHex } from "./encoding.ts";
 import { auditEventCatalogue, isAuditEventType, type AuditEventType } from "./events.ts";
@@ -112,6 +112,12 @@ interface Waiter {
 }
 
 type LogState = "new" | "opening" | "open" | "closed";
+
+/** What `link` produced for a batch inside the store's append lock, and the head it linked from. */
+interface Linked {
+  head: AuditHead;
+  records: readonly AuditRecord[];
+}
 
 /**
  * Receives the records of each batch this log committed, in log order, once they are durable.
@@ -396,18 +402,23 @@ export class AuditLog {
   async #commit(batch: Waiter[]): Promise<void> {
     const { store, hasher, protect } = this.#deps;
     let records: AuditRecord[];
+    let linked: Linked | null = null;
     try {
       if (this.#broken !== null) throw new Error(this.#broken);
       if (protect !== undefined) await this.#protect(batch, protect);
       const drafts = batch.map((waiter) => waiter.draft);
       const leaves = batch.map((waiter) => waiter.leaf);
-      records = await store.append(drafts, (head) => linkRecords(head, drafts, hasher, leaves));
+      records = await store.append(drafts, (head) => {
+        const linkedRecords = linkRecords(head, drafts, hasher, leaves);
+        linked = { head, records: linkedRecords };
+        return linkedRecords;
+      });
     } catch (err) {
       // Whether the batch reached the disk is unknown; the next commit's seq tells, and catch-up absorbs it.
       for (const waiter of batch) waiter.reject(unavailable(this.#broken ?? "the audit store did not commit the batch", err));
       return;
     }
-    const problem = await this.#absorbCommitted(records, batch);
+    const problem = await this.#absorbCommitted(records, batch, linked);
     if (problem !== null) {
       for (const waiter of batch) waiter.reject(unavailable(problem));
       return;
@@ -436,7 +447,7 @@ export class AuditLog {
    * committed for `batch`), reading any records other writers appended in
    * between. Returns a reason when the store's log does not extend the verified one.
    */
-  async #absorbCommitted(records: AuditRecord[], batch: Waiter[]): Promise<string | null> {
+  async #absorbCommitted(records: AuditRecord[], batch: Waiter[], linked: Linked | null): Promise<string | null> {
     try {
       if (records.length !== batch.length) throw integrity("the store returned a different number of records", this.#range.size);
       const first = records[0]!.seq;
@@ -444,6 +455,10 @@ export class AuditLog {
         const page = await this.#deps.store.readRange(this.#range.size, Math.min(this.#readPageSize, first - this.#range.size));
         if (page.length === 0) throw integrity("sequence gap (event deleted or inserted)", this.#range.size);
         for (const record of page) this.#absorb(record, null);
+      }
+      if (linked !== null && this.#linkedFromVerified(linked)) {
+        this.#absorbLinked(records, batch, linked.records);
+        return null;
       }
       for (let i = 0; i < records.length; i++) {
         if (records[i]!.eventId !== batch[i]!.draft.eventId) throw integrity("the store returned records out of order", records[i]!.seq);
@@ -470,6 +485,36 @@ export class AuditLog {
         // A subscriber's defect must not reach the commit path; the events are durable either way.
       }
     }
+  }
+
+  /** True when `link` ran from exactly the verified tip, so its chain hashes are the ones `#absorb` would compute. */
+  #linkedFromVerified(linked: Linked): boolean {
+    return linked.head.size === this.#range.size && bytesEqualHex(this.#chain, linked.head.chainHash);
+  }
+
+  /**
+   * Absorbs this log's own batch when it was linked from the verified tip: the chain hashes were
+   * computed in this process, by `linkRecords`, from the verified chain and the batch's own leaf
+   * hashes, so recomputing them would only hash everything twice. What the store returned must
+   * still be exactly what was linked (same seq, event, leaf and chain hash, compared as text),
+   * and nothing is absorbed unless the whole batch matches.
+   */
+  #absorbLinked(records: readonly AuditRecord[], batch: readonly Waiter[], linked: readonly AuditRecord[]): void {
+    const start = this.#range.size;
+    if (linked.length !== records.length) throw integrity("the store returned a different number of records", start);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const own = linked[i]!;
+      if (record.seq !== start + i) throw integrity("sequence gap (event deleted or inserted)", start + i);
+      if (record.eventId !== batch[i]!.draft.eventId || record.eventId !== own.eventId) throw integrity("the store returned records out of order", record.seq);
+      if (record.leafHash !== own.leafHash) throw integrity("leaf hash mismatch (event modified)", record.seq);
+      if (record.chainHash !== own.chainHash) throw integrity("chain hash mismatch", record.seq);
+    }
+    for (let i = 0; i < records.length; i++) {
+      this.#range.append(batch[i]!.leaf);
+      if (records[i]!.eventType !== CHECKPOINT_EVENT) this.#sinceCheckpoint += 1;
+    }
+    this.#chain = hashFromHex(records[records.length - 1]!.chainHash, "chainHash");
   }
 
   /** Verifies one record against the verified prefix and extends it. */

@@ -32,12 +32,24 @@ export async function verifyAuditStore(
     const head = await store.platform.auditLog.head();
     const checkpoints = await store.platform.auditLog.listCheckpoints();
     const log = store.platform.auditLog;
-    async function* records(): AsyncGenerator<AuditRecord> {
+    // Whole pages, not records: one promise per page instead of one per record. The next page is
+    // requested before this one is verified, so PostgreSQL reads it while the hashes are computed.
+    async function* records(): AsyncGenerator<readonly AuditRecord[]> {
       const page = 10_000;
+      // A read still in flight when verification stops early is abandoned: its failure must not
+      // surface as an unhandled rejection (awaiting `next` still throws it).
+      const read = (from: number) => {
+        const pending = log.readRange(from, page);
+        pending.catch(() => undefined);
+        return pending;
+      };
+      let next = read(0);
       for (let from = 0; ; from += page) {
-        const batch = await log.readRange(from, page);
-        yield* batch;
-        if (batch.length < page) return;
+        const batch = await next;
+        const more = batch.length === page;
+        if (more) next = read(from + page);
+        yield batch;
+        if (!more) return;
       }
     }
     const result = await verifyAuditLog({

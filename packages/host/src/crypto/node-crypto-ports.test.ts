@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createPrivateKey, generateKeyPairSync } from "node:crypto";
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import {
   ScryptSecretHasher,
@@ -18,6 +18,24 @@ void describe("nodeHasher", () => {
     const digest = nodeHasher.sha256(new TextEncoder().encode("abc"));
     assert.equal(hex(digest), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert.equal(Object.getPrototypeOf(digest), Uint8Array.prototype, "a plain Uint8Array, not a Buffer");
+  });
+
+  void test("matches createHash for every length up to 600 bytes, so every digest byte value survives the latin1 copy", () => {
+    const seenBytes = new Set<number>();
+    for (let length = 0; length <= 600; length++) {
+      const data = new Uint8Array(randomBytes(length));
+      const digest = nodeHasher.sha256(data);
+      assert.equal(hex(digest), createHash("sha256").update(data).digest("hex"), `length ${String(length)}`);
+      for (const byte of digest) seenBytes.add(byte);
+    }
+    assert.equal(seenBytes.size, 256, "19,232 random digest bytes cover every value, including 0x80-0xff");
+  });
+
+  void test("each digest is a fresh array the caller owns", () => {
+    const a = nodeHasher.sha256(new Uint8Array([1]));
+    const b = nodeHasher.sha256(new Uint8Array([2]));
+    a.fill(0);
+    assert.equal(hex(b), createHash("sha256").update(new Uint8Array([2])).digest("hex"));
   });
 });
 

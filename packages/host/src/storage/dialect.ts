@@ -44,7 +44,8 @@ export const sqliteProfile: DialectProfile = {
   kind: "sqlite",
   codec: {
     writeJson: (value) => JSON.stringify(value),
-    readJson: <T>(column: unknown): T => JSON.parse(String(column)) as T,
+    // Most audit rows have no policy violations: skip the parser for the empty array (still a fresh one).
+    readJson: <T>(column: unknown): T => (column === "[]" ? [] : JSON.parse(String(column))) as T,
     writeBoolean: (value) => (value ? 1 : 0),
     readBoolean: (column) => column === 1 || column === true,
   },

@@ -15,6 +15,12 @@ import type BetterSqlite3 from "better-sqlite3";
  * - `foreign_keys = ON`: declared references are enforced.
  * - `busy_timeout = 0`: lock waits happen asynchronously in the driver
  *   (see sqlite/driver.ts), never as a sleep that blocks the event loop.
+ * - `wal_autocheckpoint = 10000` pages (about 40 MiB of WAL, default 1,000): an audit batch of
+ *   1,000 events dirties over a thousand pages across the table and its seven indexes, so with
+ *   the default nearly every commit also checkpointed, copying those pages into the database
+ *   file and paying a second fsync. Checkpointing every ten or so batches writes a page changed
+ *   by several of them once; measured on the audit append, commit cost fell by about a third.
+ *   Durability is unchanged: every commit still fsyncs the WAL.
  *
  * @param path - a file path, or `:memory:` for a private in-memory database.
  * @returns the open handle.
@@ -28,6 +34,7 @@ export function openSqliteDatabase(path: string): BetterSqlite3.Database {
     database.pragma("synchronous = FULL");
     database.pragma("foreign_keys = ON");
     database.pragma("busy_timeout = 0");
+    database.pragma("wal_autocheckpoint = 10000");
   } catch (err) {
     database.close();
     throw err;
