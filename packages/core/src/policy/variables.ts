@@ -184,7 +184,7 @@ class LazyActivation {
   }
 
   get args(): CelInput {
-    return (this.#args ??= view(this.#input.args));
+    return (this.#args ??= jsonView(this.#input.args));
   }
 
   get request(): CelInput {
@@ -208,10 +208,18 @@ export function hasMultiFactorEvidence(amr: string): boolean {
 
 /** A CEL map over a plain object, without copying it into a `Map`. */
 function view(fields: Readonly<Record<string, unknown>>): CelInput {
+  return celMap(new RecordView(fields));
+}
+
+/**
+ * A CEL map over a JSON object (the call's arguments, at any depth). @bufbuild/cel's map answers
+ * has(key) as get(key) != undefined, so a key whose value is JSON null would read as absent to
+ * has() and "in": this map asks the view, which knows present from absent. Only JSON can hold
+ * null, so the other variables keep the plain (cheaper) map.
+ */
+function jsonView(fields: Readonly<Record<string, unknown>>): CelInput {
   const record = new RecordView(fields);
   const map = celMap(record);
-  // @bufbuild/cel's map answers has(key) as get(key) != undefined, so a key whose value is JSON
-  // null would read as absent to has() and "in": ask the view, which knows present from absent.
   const inherited = map.has.bind(map);
   Object.defineProperty(map, "has", { value: (key: unknown) => (typeof key === "string" ? record.has(key) : inherited(key as never)), enumerable: false });
   return map;
@@ -242,7 +250,7 @@ class RecordView implements ReadonlyMap<string, CelInput> {
     if (typeof raw !== "object" || raw === null || isCelValue(raw)) return toCelScalar(raw);
     let converted = this.#converted?.get(key);
     if (converted === undefined) {
-      converted = Array.isArray(raw) ? listWithinBudget(raw) : view(raw as Record<string, unknown>);
+      converted = Array.isArray(raw) ? listWithinBudget(raw) : jsonView(raw as Record<string, unknown>);
       (this.#converted ??= new Map()).set(key, converted);
     }
     return converted;
@@ -277,7 +285,7 @@ class RecordView implements ReadonlyMap<string, CelInput> {
 
 function toCelJson(value: unknown): CelInput {
   if (typeof value !== "object" || value === null || isCelValue(value)) return toCelScalar(value);
-  return Array.isArray(value) ? listWithinBudget(value) : view(value as Record<string, unknown>);
+  return Array.isArray(value) ? listWithinBudget(value) : jsonView(value as Record<string, unknown>);
 }
 
 /**
