@@ -1,5 +1,5 @@
 /**
- * `aesp audit query|proof|checkpoint|stats` against a real Host: query with filters and a
+ * `aesp audit query|proof|checkpoint|stats|retention|hold|erase` against a real Host: query with filters and a
  * continuation cursor, a proof verified locally against the Host's verifier keys (OK, and
  * FAILED with exit 1 against a key the checkpoint was not signed with), a checkpoint note with a
  * locally verified consistency proof, and statistics as JSON.
@@ -184,5 +184,36 @@ void describe("aesp audit", () => {
     assert.ok(json.controls.some((c) => c.control_id === "10.2.1.4"));
     const unknown = await aesp(["audit", "report", "--framework", "nist"]);
     assert.notEqual(unknown.code, 0);
+  });
+
+  test("retention rules, legal holds and erasure: set and list, the security floor, who may, erasure refused under a hold", async () => {
+    const set = await aesp(["audit", "retention", "set", "tool_call.completed", "90", "--json"], acme.apiKey);
+    assert.equal(set.code, 0, set.stderr);
+    const listed = JSON.parse((await aesp(["audit", "retention", "list", "--json"], acme.apiKey)).stdout) as { items: { pattern: string; retention_days: number }[]; security_min_retention_days: number };
+    assert.deepEqual(
+      listed.items.map((rule) => [rule.pattern, rule.retention_days]),
+      [["tool_call.completed", 90]],
+    );
+    const belowFloor = await aesp(["audit", "retention", "set", "audit.*", "1"], acme.apiKey);
+    assert.equal(belowFloor.code, 1);
+    assert.match(belowFloor.stderr, /^error INVALID_ARGUMENT/);
+    const notAllowed = await aesp(["audit", "retention", "set", "*", "30"]);
+    assert.equal(notAllowed.code, 1);
+    assert.match(notAllowed.stderr, /^error AUTHORIZATION_DENIED/);
+
+    const subject = await t.actor("erasure-subject", ["agent"], acme);
+    const placed = await aesp(["audit", "hold", "place", "--reason", "case 2026-17", "--principal", subject.principalId, "--json"], acme.apiKey);
+    assert.equal(placed.code, 0, placed.stderr);
+    const holdId = (JSON.parse(placed.stdout) as { items: { hold_id: string }[] }).items[0]?.hold_id ?? "";
+    assert.match(holdId, /\S/);
+    const holds = JSON.parse((await aesp(["audit", "hold", "list", "--json"], acme.apiKey)).stdout) as { items: { hold_id: string; principal_id: string }[] };
+    assert.ok(holds.items.some((hold) => hold.hold_id === holdId && hold.principal_id === subject.principalId));
+    const refused = await aesp(["audit", "erase", subject.principalId], acme.apiKey);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error LEGAL_HOLD_ACTIVE/);
+    assert.equal((await aesp(["audit", "hold", "release", holdId], acme.apiKey)).code, 0);
+    const erased = await aesp(["audit", "erase", subject.principalId], acme.apiKey);
+    assert.equal(erased.code, 0, erased.stderr);
+    assert.match(erased.stdout, /their personal fields now read \[ERASED\]/);
   });
 });
