@@ -13,8 +13,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { verifyAuditStore } from "@aesp/host";
-import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
-import { runCli } from "../../packages/cli/src/main.ts";
+import { runAesp, type CliRun } from "../support/cli.ts";
 import { postgresUrl, startTestHost, textStatsContract } from "../support/harness.ts";
 import type { StorageKind, TestHost } from "../support/harness.ts";
 
@@ -46,42 +45,18 @@ async function openRawDatabase(kind: StorageKind, flags: Record<string, unknown>
   };
 }
 
-interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `aesp audit verify` offline on the Host's store (PostgreSQL settings come from the environment, as an operator would pass them). */
 async function aespVerify(flags: Record<string, unknown>, publicKeyPem: string, json: boolean): Promise<CliRun> {
   const work = await mkdtemp(path.join(tmpdir(), "aesp-tamper-cli-"));
   try {
     await writeFile(path.join(work, "audit-public-key.pem"), publicKeyPem);
-    let stdout = "";
-    let stderr = "";
-    const env: Record<string, string> = { AESP_HOME: path.join(work, "home") };
+    const env: Record<string, string> = {};
     if (flags["storage.kind"] === "postgres") {
       env["AESP_STORAGE_KIND"] = "postgres";
       env["AESP_STORAGE_POSTGRES_URL"] = String(flags["storage.postgres_url"]);
       env["AESP_STORAGE_POSTGRES_SCHEMA"] = String(flags["storage.postgres_schema"]);
     }
-    const io: CliIo = {
-      stdout: (text) => void (stdout += text),
-      stderr: (text) => void (stderr += text),
-      env,
-      cwd: work,
-      stderrIsTty: false,
-      waitForShutdownSignal: () => new Promise(() => undefined),
-      loadHost: async (): Promise<HostModule> => import("@aesp/host"),
-      readSecret: async () => {
-        throw new Error("no password prompt expected");
-      },
-      openBrowser: async () => {
-        throw new Error("no browser expected");
-      },
-    };
-    const code = await runCli([...(json ? ["--json"] : []), "audit", "verify", "--data-dir", String(flags["data_dir"]), "--key", "audit-public-key.pem"], io);
-    return { code, stdout, stderr };
+    return await runAesp([...(json ? ["--json"] : []), "audit", "verify", "--data-dir", String(flags["data_dir"]), "--key", "audit-public-key.pem"], { work, env });
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EnterpriseAuditService } from "@aesp/proto/audit";
 import { formatVerifierKey } from "@aesp/core/audit";
-import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
-import { runCli } from "../../packages/cli/src/main.ts";
+import { runAesp, type CliRun } from "../support/cli.ts";
 import { startTestHost } from "../support/harness.ts";
 import type { Actor, TestHost } from "../support/harness.ts";
 
@@ -23,26 +22,8 @@ let auditor: Actor;
 let work: string;
 let caPath: string;
 
-async function aesp(args: string[], apiKey = auditor.apiKey): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    env: { AESP_HOME: join(work, "home"), AESP_API_KEY: apiKey },
-    cwd: work,
-    stderrIsTty: false,
-    waitForShutdownSignal: () => new Promise(() => undefined),
-    loadHost: async (): Promise<HostModule> => import("@aesp/host"),
-    readSecret: async () => {
-      throw new Error("no password prompt expected");
-    },
-    openBrowser: async () => {
-      throw new Error("no browser expected");
-    },
-  };
-  const code = await runCli(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], io);
-  return { code, stdout, stderr };
+async function aesp(args: string[], apiKey = auditor.apiKey): Promise<CliRun> {
+  return runAesp(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], { work, env: { AESP_API_KEY: apiKey } });
 }
 
 async function ok(args: string[]): Promise<string> {

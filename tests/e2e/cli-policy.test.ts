@@ -13,8 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { SessionService, ToolService } from "@aesp/proto/client";
 import { EnterpriseGovernanceService } from "@aesp/proto/governance";
 import { EnterprisePolicyService } from "@aesp/proto/policy";
-import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
-import { runCli } from "../../packages/cli/src/main.ts";
+import { runAesp, type CliRun } from "../support/cli.ts";
 import { startTestHost, textStatsContract } from "../support/harness.ts";
 import type { Actor, TestHost } from "../support/harness.ts";
 import { connectRawRuntime } from "../support/raw-runtime.ts";
@@ -30,32 +29,8 @@ let runtime: RawRuntime;
 let work: string;
 let caPath: string;
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function aesp(args: string[], apiKey = admin.apiKey): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    env: { AESP_HOME: join(work, "home"), AESP_API_KEY: apiKey },
-    cwd: work,
-    stderrIsTty: false,
-    waitForShutdownSignal: () => new Promise(() => undefined),
-    loadHost: async (): Promise<HostModule> => import("@aesp/host"),
-    readSecret: async () => {
-      throw new Error("no password prompt expected");
-    },
-    openBrowser: async () => {
-      throw new Error("no browser expected");
-    },
-  };
-  const code = await runCli(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], io);
-  return { code, stdout, stderr };
+async function aesp(args: string[], apiKey = admin.apiKey): Promise<CliRun> {
+  return runAesp(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], { work, env: { AESP_API_KEY: apiKey } });
 }
 
 async function ok(args: string[], apiKey?: string): Promise<string> {

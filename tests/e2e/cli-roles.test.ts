@@ -11,8 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { IdentityProviderService } from "@aesp/proto/identity_provider";
-import type { CliIo, HostModule } from "../../packages/cli/src/context.ts";
-import { runCli } from "../../packages/cli/src/main.ts";
+import { runAesp, type CliRun } from "../support/cli.ts";
 import { startTestHost } from "../support/harness.ts";
 import type { Actor, TestHost } from "../support/harness.ts";
 import { startSlapd } from "../support/slapd.ts";
@@ -25,33 +24,8 @@ let work: string;
 let caPath: string;
 const cleanups: Array<() => Promise<unknown>> = [];
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function aesp(args: string[], options: { env?: Record<string, string>; secret?: string } = {}): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIo = {
-    stdout: (text) => void (stdout += text),
-    stderr: (text) => void (stderr += text),
-    env: { AESP_HOME: join(work, "home"), ...options.env },
-    cwd: work,
-    stderrIsTty: false,
-    waitForShutdownSignal: () => new Promise(() => undefined),
-    loadHost: async (): Promise<HostModule> => import("@aesp/host"),
-    readSecret: async () => {
-      if (options.secret === undefined) throw new Error("this run expected no password prompt");
-      return options.secret;
-    },
-    openBrowser: async () => {
-      throw new Error("no browser in this run");
-    },
-  };
-  const code = await runCli(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], io);
-  return { code, stdout, stderr };
+async function aesp(args: string[], options: { env?: Record<string, string>; secret?: string } = {}): Promise<CliRun> {
+  return runAesp(["--host", t.host.gatewayUrl, "--ca", caPath, ...args], { work, ...options });
 }
 
 /** Runs as the tenant administrator and requires success. */
