@@ -53,7 +53,8 @@ export interface CallAuthorization {
 }
 
 /**
- * The policy variables of a call, as the `evaluate-policies` step builds them.
+ * The policy variables of a call: what the `evaluate-policies` step, AuthorizeAction and
+ * EvaluatePolicy all decide over.
  *
  * @param input - The call.
  * @returns The decision input.

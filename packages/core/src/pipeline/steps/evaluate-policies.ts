@@ -15,6 +15,7 @@
 import { DECISION_INPUT_KEY, recordDecisionInput } from "../../governance/decision-record.ts";
 import { decideWithRollout } from "../../policy/index.ts";
 import type { PolicyInput, RolloutDecision } from "../../policy/index.ts";
+import { callPolicyInput } from "../../rbac/call-authorization.ts";
 import type { Step } from "../governed-call.ts";
 import { required } from "./required.ts";
 
@@ -25,36 +26,16 @@ export const evaluatePolicies: Step = {
     const contract = required(call.contract, "contract");
     const session = required(call.session, "session");
     const definition = contract.record.definition;
-    const input: PolicyInput = {
-      action: "tools:invoke",
-      principal: {
-        id: call.security.principalId,
-        type: call.security.principalType,
-        roles: call.security.roles,
-        effectiveRoles: snapshot.roles.effectiveRoles(call.security.roles),
-        permissions: call.security.permissions,
-        clearance: call.security.clearance,
-        attributes: call.security.attributes,
-        claims: call.security.claims,
-      },
-      tenant: { id: call.security.tenantId },
+    // The same variables AuthorizeAction and EvaluatePolicy decide over (rbac/call-authorization.ts).
+    const input: PolicyInput = callPolicyInput({
+      security: call.security,
+      roles: snapshot.roles,
+      policies: snapshot.policies,
+      contract: definition,
       session: { id: session.sessionId, createdAt: session.createdAt },
-      contract: {
-        name: definition.name,
-        version: definition.contractVersion,
-        classification: definition.securityClassification,
-        complianceTags: definition.complianceTags,
-        risk: definition.riskAssessment,
-        requiredRoles: definition.requiredRoles,
-      },
       args: call.request.args,
-      request: {
-        timeMs: deps.clock.now(),
-        sourceIp: call.origin.sourceIp,
-        userAgent: call.origin.userAgent,
-        correlationId: call.origin.correlationId,
-      },
-    };
+      request: { timeMs: deps.clock.now(), sourceIp: call.origin.sourceIp, userAgent: call.origin.userAgent, correlationId: call.origin.correlationId },
+    });
     const rollout = snapshot.rollout ?? null;
     const staged: RolloutDecision | null = rollout === null ? null : decideWithRollout(snapshot.policies, rollout, input, input.request.timeMs);
     const decision = staged === null ? snapshot.policies.decide(input) : staged.decision;
