@@ -43,7 +43,7 @@ export type { SessionOptions } from "./sessions/session-manager.ts";
 
 export { ContractRegistry } from "./governance/contract-registry.ts";
 export { GovernanceService } from "./governance/approvals.ts";
-export { CallApprovals, canonicalJson } from "./governance/call-approvals.ts";
+export { CallApprovals } from "./governance/call-approvals.ts";
 export type { CallApprovalOptions, HeldCall } from "./governance/call-approvals.ts";
 export { BreakGlassService, effectiveStatus as breakGlassEffectiveStatus, grantCovers, MAX_JUSTIFICATION_CHARS as BREAK_GLASS_MAX_JUSTIFICATION, MIN_JUSTIFICATION_CHARS as BREAK_GLASS_MIN_JUSTIFICATION } from "./governance/break-glass.ts";
 export type { BreakGlassOptions, BreakGlassUse, BreakGlassUseRecorder } from "./governance/break-glass.ts";

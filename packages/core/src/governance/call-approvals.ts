@@ -276,7 +276,7 @@ export class CallApprovals {
 }
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, inner: unknown) => {
     if (inner === null || typeof inner !== "object" || Array.isArray(inner)) return inner;
     const sorted: Record<string, unknown> = {};
